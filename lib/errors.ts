@@ -1,0 +1,60 @@
+/**
+ * Every error code kvcask reports, in one place. Codes are stable: code that
+ * handles errors should switch on `err.code`, never on the message.
+ */
+export const codes = {
+  /** Another open store (in this or another process) holds the directory. */
+  LOCKED: 'KVCASK_LOCKED',
+  /** The store was closed, or is closing; the operation was not performed. */
+  CLOSED: 'KVCASK_CLOSED',
+  /** A checksum or structural check failed; `file` and `offset` say where. */
+  CORRUPTION: 'KVCASK_CORRUPTION',
+  /** A key is longer than the `maxKeySize` option allows; nothing was written. */
+  KEY_TOO_LARGE: 'KVCASK_KEY_TOO_LARGE',
+  /** A value is longer than the `maxValueSize` option allows; nothing was written. */
+  VALUE_TOO_LARGE: 'KVCASK_VALUE_TOO_LARGE',
+  /** A file operation failed; `cause` holds the system error, `file` the path. */
+  IO: 'KVCASK_IO',
+  /**
+   * An earlier write or fsync failed, so what is on disk is unknown; the store
+   * refuses writes until it is closed and opened again (reads still work).
+   */
+  FAILED: 'KVCASK_FAILED',
+  /** The directory holds files of a newer or unknown format version. */
+  VERSION: 'KVCASK_VERSION',
+  /** The operation was aborted through its AbortSignal. */
+  ABORTED: 'KVCASK_ABORTED',
+} as const;
+
+export type ErrorCode = (typeof codes)[keyof typeof codes];
+
+export interface ErrorDetails {
+  file?: string;
+  offset?: number;
+  cause?: unknown;
+}
+
+/** The one error class for store failures. Argument mistakes throw `TypeError`/`RangeError` instead. */
+export class KvcaskError extends Error {
+  readonly code: ErrorCode;
+  readonly file?: string;
+  readonly offset?: number;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'KvcaskError';
+    this.code = code;
+    if (details.file !== undefined) this.file = details.file;
+    if (details.offset !== undefined) this.offset = details.offset;
+  }
+}
+
+export function corruption(message: string, file: string, offset: number, cause?: unknown): KvcaskError {
+  return new KvcaskError(codes.CORRUPTION, `${message} (${file} at offset ${offset})`, { file, offset, cause });
+}
+
+/** Wraps a system error from a file operation, keeping its `code` reachable through `cause`. */
+export function ioError(operation: string, file: string, cause: unknown): KvcaskError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new KvcaskError(codes.IO, `${operation} failed for ${file}: ${reason}`, { file, cause });
+}

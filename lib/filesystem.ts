@@ -1,0 +1,112 @@
+import fs from 'node:fs';
+
+/**
+ * The only door between the store and the disk. Every file operation the store
+ * performs goes through one of these methods, so that tests can swap in an
+ * implementation that records what was synced and simulates power loss, torn
+ * writes and failing disks. Descriptors are plain numbers so that the hot read
+ * path costs one syscall and no allocation.
+ */
+export interface FileSystem {
+  /** 'r': read only; 'r+': read and write an existing file; 'wx+': create a new file, failing if it exists. */
+  open(path: string, flags: 'r' | 'r+' | 'wx+'): Promise<number>;
+  close(fd: number): Promise<void>;
+  read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
+  /** Writes all of `length` bytes at `position`, or rejects. */
+  write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<void>;
+  /** fdatasync: the file's bytes and its size are durable when this resolves. */
+  datasync(fd: number): Promise<void>;
+  truncate(fd: number, length: number): Promise<void>;
+  size(fd: number): Promise<number>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** fsync of a directory: makes creations, renames and removals inside it durable. */
+  syncDir(path: string): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+  mkdir(path: string): Promise<void>;
+  rmdir(path: string): Promise<void>;
+}
+
+function settle<T>(resolve: (value: T) => void, reject: (err: unknown) => void) {
+  return (err: NodeJS.ErrnoException | null, value: T) => (err ? reject(err) : resolve(value));
+}
+
+function writeFully(
+  fd: number,
+  buffer: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+  done: (err: NodeJS.ErrnoException | null) => void,
+): void {
+  fs.write(fd, buffer, offset, length, position, (err, written) => {
+    if (err) return done(err);
+    // A short write is legal (a signal, a nearly full disk); finish it rather than lose the tail.
+    if (written < length) return writeFully(fd, buffer, offset + written, length - written, position + written, done);
+    done(null);
+  });
+}
+
+/** The production implementation, on `node:fs` callbacks (cheaper than FileHandle promises per call). */
+export const nodeFileSystem: FileSystem = {
+  open: (path, flags) => new Promise((resolve, reject) => fs.open(path, flags, 0o644, settle(resolve, reject))),
+  close: (fd) => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve()))),
+  read: (fd, buffer, offset, length, position) =>
+    new Promise((resolve, reject) => fs.read(fd, buffer, offset, length, position, settle(resolve, reject))),
+  readSync: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
+  write: (fd, buffer, offset, length, position) =>
+    new Promise((resolve, reject) => writeFully(fd, buffer, offset, length, position, (err) => (err ? reject(err) : resolve()))),
+  datasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))),
+  truncate: (fd, length) => new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve()))),
+  size: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (err, stat) => (err ? reject(err) : resolve(stat.size)))),
+  rename: (from, to) => new Promise((resolve, reject) => fs.rename(from, to, (err) => (err ? reject(err) : resolve()))),
+  unlink: (path) => new Promise((resolve, reject) => fs.unlink(path, (err) => (err ? reject(err) : resolve()))),
+  syncDir: (path) =>
+    new Promise((resolve, reject) =>
+      fs.open(path, 'r', (err, fd) => {
+        if (err) return reject(err);
+        fs.fsync(fd, (syncErr) => fs.close(fd, () => (syncErr ? reject(syncErr) : resolve())));
+      }),
+    ),
+  readdir: (path) => new Promise((resolve, reject) => fs.readdir(path, settle(resolve, reject))),
+  mkdir: (path) =>
+    new Promise((resolve, reject) => fs.mkdir(path, { recursive: true }, (err) => (err ? reject(err) : resolve()))),
+  rmdir: (path) => new Promise((resolve, reject) => fs.rmdir(path, (err) => (err ? reject(err) : resolve()))),
+};
+
+/** Reads a whole (small) file through the seam. */
+export async function readWholeFile(fsys: FileSystem, path: string): Promise<Buffer> {
+  const fd = await fsys.open(path, 'r');
+  try {
+    const size = await fsys.size(fd);
+    const buffer = Buffer.allocUnsafe(size);
+    let done = 0;
+    while (done < size) {
+      const n = await fsys.read(fd, buffer, done, size - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done === size ? buffer : buffer.subarray(0, done);
+  } finally {
+    await fsys.close(fd);
+  }
+}
+
+/**
+ * Creates `path` with `data` so that it either exists whole or not at all after
+ * a crash: write a temporary file, sync it, rename it over, sync the directory.
+ */
+export async function writeFileAtomically(fsys: FileSystem, dir: string, name: string, data: Uint8Array): Promise<void> {
+  const tmp = `${dir}/${name}.tmp`;
+  await fsys.unlink(tmp).catch(() => {});
+  const fd = await fsys.open(tmp, 'wx+');
+  try {
+    await fsys.write(fd, data, 0, data.length, 0);
+    await fsys.datasync(fd);
+  } finally {
+    await fsys.close(fd);
+  }
+  await fsys.rename(tmp, `${dir}/${name}`);
+  await fsys.syncDir(dir);
+}

@@ -1,0 +1,112 @@
+import { crc32 } from 'node:zlib';
+import { type FileSystem, readWholeFile, writeFileAtomically } from './filesystem.js';
+import { FORMAT_VERSION } from './record.js';
+import type { ScannedRecord } from './segment.js';
+
+/**
+ * A hint file holds, for one sealed data file, the newest record of each key
+ * in it, without values, so that open() rebuilds the index without reading
+ * the data:
+ *
+ *   header (24 B): "KVCH" | version u16 | 0 u16 | file id u32 | data length u32 | entry count u32 | 0 u32
+ *   entry:         seq u64 | offset u32 | value length u32 | flags u8 | 0 u8 | key length u16 | key
+ *   trailer:       crc32 u32 of every byte before it
+ */
+const HINT_MAGIC = 0x4843564b; // "KVCH"
+const HEADER_SIZE = 24;
+const ENTRY_HEADER_SIZE = 20;
+const TWO_32 = 0x100000000;
+
+export function encodeHint(fileId: number, dataLength: number, records: readonly ScannedRecord[]): Buffer {
+  let size = HEADER_SIZE + 4;
+  let count = 0;
+  for (const record of records) {
+    size += ENTRY_HEADER_SIZE + record.key.length;
+    count++;
+  }
+  const buffer = Buffer.alloc(size);
+  buffer.writeUInt32LE(HINT_MAGIC, 0);
+  buffer.writeUInt16LE(FORMAT_VERSION, 4);
+  buffer.writeUInt32LE(fileId, 8);
+  buffer.writeUInt32LE(dataLength, 12);
+  buffer.writeUInt32LE(count, 16);
+  let position = HEADER_SIZE;
+  for (const record of records) {
+    buffer.writeUInt32LE(record.seq % TWO_32, position);
+    buffer.writeUInt32LE(Math.floor(record.seq / TWO_32), position + 4);
+    buffer.writeUInt32LE(record.offset, position + 8);
+    buffer.writeUInt32LE(record.valueLength, position + 12);
+    buffer[position + 16] = record.flags;
+    buffer.writeUInt16LE(record.key.length, position + 18);
+    buffer.write(record.key, position + ENTRY_HEADER_SIZE, 'latin1');
+    position += ENTRY_HEADER_SIZE + record.key.length;
+  }
+  buffer.writeUInt32LE(crc32(buffer.subarray(0, position)), position);
+  return buffer;
+}
+
+export async function writeHint(
+  fsys: FileSystem,
+  dir: string,
+  name: string,
+  fileId: number,
+  dataLength: number,
+  records: readonly ScannedRecord[],
+): Promise<void> {
+  await writeFileAtomically(fsys, dir, name, encodeHint(fileId, dataLength, records));
+}
+
+/**
+ * Parses a hint file, handing each entry to `onEntry`. Returns false, having
+ * handed nothing over, when the file is damaged, belongs to another data file
+ * or does not describe exactly `dataLength` bytes: the caller then scans the data file.
+ */
+export function decodeHint(buffer: Buffer, fileId: number, dataLength: number, onEntry: (record: ScannedRecord) => void): boolean {
+  if (buffer.length < HEADER_SIZE + 4) return false;
+  const bodyEnd = buffer.length - 4;
+  if (buffer.readUInt32LE(bodyEnd) !== crc32(buffer.subarray(0, bodyEnd))) return false;
+  if (buffer.readUInt32LE(0) !== HINT_MAGIC || buffer.readUInt16LE(4) !== FORMAT_VERSION) return false;
+  if (buffer.readUInt32LE(8) !== fileId || buffer.readUInt32LE(12) !== dataLength) return false;
+  const count = buffer.readUInt32LE(16);
+  // Walk once to check every length before any entry is believed.
+  let position = HEADER_SIZE;
+  for (let i = 0; i < count; i++) {
+    if (position + ENTRY_HEADER_SIZE > bodyEnd) return false;
+    const entryEnd = position + ENTRY_HEADER_SIZE + buffer.readUInt16LE(position + 18);
+    const keyLength = buffer.readUInt16LE(position + 18);
+    const recordEnd = buffer.readUInt32LE(position + 8) + 20 + keyLength + buffer.readUInt32LE(position + 12);
+    if (entryEnd > bodyEnd || recordEnd > dataLength) return false;
+    position = entryEnd;
+  }
+  if (position !== bodyEnd) return false;
+  position = HEADER_SIZE;
+  for (let i = 0; i < count; i++) {
+    const keyLength = buffer.readUInt16LE(position + 18);
+    onEntry({
+      seq: buffer.readUInt32LE(position) + buffer.readUInt32LE(position + 4) * TWO_32,
+      offset: buffer.readUInt32LE(position + 8),
+      valueLength: buffer.readUInt32LE(position + 12),
+      flags: buffer[position + 16],
+      key: buffer.toString('latin1', position + ENTRY_HEADER_SIZE, position + ENTRY_HEADER_SIZE + keyLength),
+    });
+    position += ENTRY_HEADER_SIZE + keyLength;
+  }
+  return true;
+}
+
+/** Reads and decodes a hint file; false when it is missing or fails any check. */
+export async function readHint(
+  fsys: FileSystem,
+  path: string,
+  fileId: number,
+  dataLength: number,
+  onEntry: (record: ScannedRecord) => void,
+): Promise<boolean> {
+  let buffer: Buffer;
+  try {
+    buffer = await readWholeFile(fsys, path);
+  } catch {
+    return false;
+  }
+  return decodeHint(buffer, fileId, dataLength, onEntry);
+}

@@ -1,0 +1,203 @@
+import type { FileSystem } from './filesystem.js';
+import {
+  FILE_HEADER_SIZE,
+  FRAME_HEADER_SIZE,
+  FRAME_MAGIC_BYTES,
+  RECORD_HEADER_SIZE,
+  checkRecord,
+  frameCount,
+  frameLength,
+  recordFlags,
+  recordKeyLength,
+  recordSeq,
+  recordValueLength,
+} from './record.js';
+
+/** Data files are `<id>.data`, ids zero-padded so that names sort as ids do. */
+export function dataFileName(id: number): string {
+  return `${String(id).padStart(8, '0')}.data`;
+}
+
+export function hintFileName(id: number): string {
+  return `${String(id).padStart(8, '0')}.hint`;
+}
+
+export function parseFileName(name: string): { id: number; kind: 'data' | 'hint' } | null {
+  const match = /^(\d{8,10})\.(data|hint)$/.exec(name);
+  return match ? { id: Number(match[1]), kind: match[2] as 'data' | 'hint' } : null;
+}
+
+export interface ScannedRecord {
+  /** The key as a binary string, one char per byte. */
+  key: string;
+  offset: number;
+  seq: number;
+  flags: number;
+  valueLength: number;
+}
+
+export interface DamagedRange {
+  offset: number;
+  length: number;
+}
+
+export interface ScanResult {
+  /** Where the last intact frame ends: appends may continue here. */
+  validEnd: number;
+  /** Stretches skipped because no intact frame could be read there (the torn tail excluded). */
+  damaged: DamagedRange[];
+  /** Bytes after the last intact frame: a torn tail, or garbage and zeros after a crash. */
+  tailBytes: number;
+}
+
+const WINDOW = 1 << 20;
+
+/** A read window over a file, so that a scan issues a few large reads instead of one per record. */
+class FileWindow {
+  private buffer = Buffer.alloc(0);
+  private base = 0;
+
+  constructor(
+    private readonly fsys: FileSystem,
+    private readonly fd: number,
+    readonly size: number,
+  ) {}
+
+  /** Returns a buffer holding [position, position + length), clamped to the file's end, and its base offset. */
+  async load(position: number, length: number): Promise<{ buffer: Buffer; base: number }> {
+    const end = Math.min(this.size, position + length);
+    if (position >= this.base && end <= this.base + this.buffer.length) return { buffer: this.buffer, base: this.base };
+    const want = Math.min(this.size - position, Math.max(WINDOW, end - position));
+    const buffer = Buffer.allocUnsafe(want);
+    let filled = 0;
+    while (filled < want) {
+      const n = await this.fsys.read(this.fd, buffer, filled, want - filled, position + filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    this.buffer = buffer.subarray(0, filled);
+    this.base = position;
+    return { buffer: this.buffer, base: this.base };
+  }
+}
+
+/**
+ * Checks the frame at `position`: returns its total size when the header and
+ * every record in it are intact, else -1. Lengths are trusted only after the
+ * header CRC matched and they fit inside the file.
+ */
+async function intactFrameSize(window: FileWindow, position: number): Promise<number> {
+  const head = await window.load(position, FRAME_HEADER_SIZE);
+  const at = position - head.base;
+  const length = frameLength(head.buffer, at);
+  if (length < 0 || position + FRAME_HEADER_SIZE + length > window.size) return -1;
+  const count = frameCount(head.buffer, at);
+  const { buffer, base } = await window.load(position, FRAME_HEADER_SIZE + length);
+  const end = position - base + FRAME_HEADER_SIZE + length;
+  let cursor = position - base + FRAME_HEADER_SIZE;
+  for (let i = 0; i < count; i++) {
+    const size = checkRecord(buffer, cursor, end);
+    if (size < 0) return -1;
+    cursor += size;
+  }
+  return cursor === end ? FRAME_HEADER_SIZE + length : -1;
+}
+
+async function nextIntactFrame(window: FileWindow, from: number): Promise<number> {
+  let position = from;
+  while (position + FRAME_HEADER_SIZE <= window.size) {
+    const { buffer, base } = await window.load(position, WINDOW);
+    const found = buffer.indexOf(FRAME_MAGIC_BYTES, position - base);
+    if (found < 0) {
+      // The magic may straddle the window's edge: step back by its length minus one.
+      if (base + buffer.length >= window.size) return -1;
+      position = base + buffer.length - (FRAME_MAGIC_BYTES.length - 1);
+      continue;
+    }
+    const candidate = base + found;
+    if ((await intactFrameSize(window, candidate)) > 0) return candidate;
+    position = candidate + 1;
+  }
+  return -1;
+}
+
+/**
+ * Reads every intact frame of a data file in order and hands its records to
+ * `onRecord`, a frame at a time and only once the whole frame checked out, so
+ * that a batch is seen whole or not at all. Damaged stretches are skipped up to
+ * the next intact frame and reported; what follows the last intact frame is
+ * reported as the tail.
+ */
+export async function scanDataFile(
+  fsys: FileSystem,
+  fd: number,
+  size: number,
+  from: number,
+  onRecord: (record: ScannedRecord) => void,
+): Promise<ScanResult> {
+  const window = new FileWindow(fsys, fd, size);
+  const damaged: DamagedRange[] = [];
+  let position = Math.max(from, FILE_HEADER_SIZE);
+  let validEnd = position;
+  while (position < size) {
+    const frameSize = await intactFrameSize(window, position);
+    if (frameSize < 0) {
+      const next = await nextIntactFrame(window, position + 1);
+      if (next < 0) break;
+      damaged.push({ offset: position, length: next - position });
+      position = next;
+      continue;
+    }
+    const { buffer, base } = await window.load(position, frameSize);
+    const end = position - base + frameSize;
+    for (let cursor = position - base + FRAME_HEADER_SIZE; cursor < end; ) {
+      const keyLength = recordKeyLength(buffer, cursor);
+      const valueLength = recordValueLength(buffer, cursor);
+      onRecord({
+        key: buffer.toString('latin1', cursor + RECORD_HEADER_SIZE, cursor + RECORD_HEADER_SIZE + keyLength),
+        offset: base + cursor,
+        seq: recordSeq(buffer, cursor),
+        flags: recordFlags(buffer, cursor),
+        valueLength,
+      });
+      cursor += RECORD_HEADER_SIZE + keyLength + valueLength;
+    }
+    position += frameSize;
+    validEnd = position;
+  }
+  return { validEnd, damaged, tailBytes: size - validEnd };
+}
+
+
+
+/** A data file as the store tracks it while open. */
+export interface DataFile {
+  id: number;
+  path: string;
+  /** -1 until the file has been created on disk. */
+  fd: number;
+  /** Where the next record will go, counting appends not yet written. */
+  end: number;
+  /** Bytes handed to the OS: reads below this go to the file, above it to the pending groups. */
+  written: number;
+  /** Bytes written since the last fdatasync. */
+  unsynced: boolean;
+  sealed: boolean;
+  /** Bytes of records the index points to (the rest is garbage for a merge to reclaim). */
+  liveBytes: number;
+  liveKeys: number;
+}
+
+export function newDataFile(dir: string, id: number, fd: number, size: number): DataFile {
+  return {
+    id,
+    path: `${dir}/${dataFileName(id)}`,
+    fd,
+    end: size,
+    written: size,
+    unsynced: false,
+    sealed: false,
+    liveBytes: 0,
+    liveKeys: 0,
+  };
+}

@@ -1,0 +1,616 @@
+import { resolve as resolvePath } from 'node:path';
+import { type Bytes, binaryToBuffer, describe, keyToBinary, valueLength } from './encoding.js';
+import { codes, corruption, ioError, KvcaskError } from './errors.js';
+import type { FileSystem } from './filesystem.js';
+import { readHint, writeHint } from './hint.js';
+import { Keydir, type Location } from './keydir.js';
+import { type DirectoryLock, lockDirectory } from './lock.js';
+import { type OpenOptions, type ResolvedOptions, resolveOptions, type SyncMode } from './options.js';
+import { DELETED, nextPage, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
+import {
+  checkFileHeader,
+  checkRecord,
+  FILE_HEADER_SIZE,
+  FLAG_TOMBSTONE,
+  FRAME_HEADER_SIZE,
+  MAX_FILE_SIZE,
+  RECORD_HEADER_SIZE,
+  recordFlags,
+  recordSize,
+} from './record.js';
+import { type DataFile, dataFileName, hintFileName, newDataFile, parseFileName, type ScannedRecord, scanDataFile } from './segment.js';
+import { type Group, Writer } from './writer.js';
+
+export type BatchOperation = { type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes };
+
+export interface FileStats {
+  id: number;
+  name: string;
+  bytes: number;
+  liveBytes: number;
+  deadBytes: number;
+  liveKeys: number;
+  sealed: boolean;
+}
+
+export interface DamageReport {
+  file: string;
+  offset: number;
+  length: number;
+}
+
+export interface RecoveryStats {
+  /** Bytes cut from the end of the newest data file at open: a write torn by a crash. */
+  truncatedBytes: number;
+  /** Bytes of damaged frames skipped inside data files (never the torn tail). */
+  skippedBytes: number;
+  damaged: DamageReport[];
+  /** Data files indexed by scanning because their hint file was missing or invalid. */
+  scannedFiles: number;
+}
+
+export interface Stats {
+  keys: number;
+  sync: SyncMode;
+  files: FileStats[];
+  liveBytes: number;
+  deadBytes: number;
+  /** Estimated bytes of memory held by the index (see docs/performance.md). */
+  indexMemoryBytes: number;
+  /** The sequence number of the newest record. */
+  seq: number;
+  recovery: RecoveryStats;
+  /** Hint files that could not be written (the data file is scanned at the next open instead). */
+  hintFailures: number;
+}
+
+const RANGE_PAGE = 256;
+
+function sameKey(record: Buffer, key: string): boolean {
+  for (let i = 0; i < key.length; i++) if (record[RECORD_HEADER_SIZE + i] !== key.charCodeAt(i)) return false;
+  return true;
+}
+
+export class Store {
+  private readonly keydir = new Keydir();
+  private readonly files = new Map<number, DataFile>();
+  private writer!: Writer;
+  private seq = 1;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private readonly background = new Set<Promise<void>>();
+  private hintFailures = 0;
+  private readonly recovery: RecoveryStats = { truncatedBytes: 0, skippedBytes: 0, damaged: [], scannedFiles: 0 };
+  readonly fileSystem: FileSystem;
+
+  /** @internal Use open(). */
+  constructor(
+    readonly dir: string,
+    readonly options: ResolvedOptions,
+    private readonly lock: DirectoryLock,
+  ) {
+    this.fileSystem = options.fileSystem;
+  }
+
+  // ---- writes -------------------------------------------------------------
+
+  /** Stores `value` under `key`. Readable at once; the promise resolves once durable as the sync option says. */
+  set(key: Bytes, value: Bytes): Promise<void> {
+    const binaryKey = keyToBinary(key);
+    const length = valueLength(value);
+    try {
+      this.checkWritable(binaryKey, length);
+      const group = this.writer.reserve(recordSize(binaryKey.length, length));
+      const offset = group.append(this.seq++, 0, binaryKey, value, length);
+      this.point(group, binaryKey, offset, length);
+      return this.writer.commit(group);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Deletes `key` by appending a tombstone. Deleting a missing key is a no-op that resolves at once. */
+  delete(key: Bytes): Promise<void> {
+    const binaryKey = keyToBinary(key);
+    try {
+      this.checkWritable(binaryKey, 0);
+      if (this.keydir.slotOf(binaryKey) === undefined) return Promise.resolve();
+      const group = this.writer.reserve(recordSize(binaryKey.length, 0));
+      group.append(this.seq++, FLAG_TOMBSTONE, binaryKey, null, 0);
+      this.unpoint(group, binaryKey);
+      return this.writer.commit(group);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Applies every operation or, also across a crash, none: they are written as one frame. */
+  batch(operations: readonly BatchOperation[]): Promise<void> {
+    if (!Array.isArray(operations)) throw new TypeError(`batch() takes an array of operations, got ${describe(operations)}`);
+    const keys: string[] = [];
+    const lengths: number[] = [];
+    let total = 0;
+    operations.forEach((operation, i) => {
+      if (typeof operation !== 'object' || operation === null) throw new TypeError(`operation ${i} must be an object, got ${describe(operation)}`);
+      if (operation.type !== 'put' && operation.type !== 'del') {
+        throw new TypeError(`operation ${i} must have type 'put' or 'del', got ${JSON.stringify((operation as { type: unknown }).type)}`);
+      }
+      const key = keyToBinary(operation.key, `operation ${i} key`);
+      const length = operation.type === 'put' ? valueLength(operation.value) : 0;
+      keys.push(key);
+      lengths.push(length);
+      total += recordSize(key.length, length);
+    });
+    try {
+      for (let i = 0; i < keys.length; i++) this.checkWritable(keys[i], lengths[i]);
+      if (keys.length === 0) return Promise.resolve();
+      if (total > MAX_FILE_SIZE - FILE_HEADER_SIZE - FRAME_HEADER_SIZE) {
+        throw new KvcaskError(codes.VALUE_TOO_LARGE, `a batch of ${total} bytes cannot fit in one data file (4 GiB)`);
+      }
+      const group = this.writer.reserve(total);
+      for (let i = 0; i < keys.length; i++) {
+        const operation = operations[i];
+        if (operation.type === 'put') {
+          const offset = group.append(this.seq++, 0, keys[i], operation.value, lengths[i]);
+          this.point(group, keys[i], offset, lengths[i]);
+        } else {
+          // Space was reserved for it either way; a tombstone for a missing key is harmless.
+          group.append(this.seq++, FLAG_TOMBSTONE, keys[i], null, 0);
+          this.unpoint(group, keys[i]);
+        }
+      }
+      return this.writer.commit(group);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private checkWritable(key: string, length: number): void {
+    if (this.closed) throw new KvcaskError(codes.CLOSED, 'the store is closed');
+    if (key.length > this.options.maxKeySize) {
+      throw new KvcaskError(codes.KEY_TOO_LARGE, `key of ${key.length} bytes exceeds maxKeySize (${this.options.maxKeySize})`);
+    }
+    if (length > this.options.maxValueSize) {
+      throw new KvcaskError(codes.VALUE_TOO_LARGE, `value of ${length} bytes exceeds maxValueSize (${this.options.maxValueSize})`);
+    }
+    if (this.writer.failure) throw this.writer.failure;
+  }
+
+  /** Points the index at a new record, remembering the old pointer in case the group fails. */
+  private point(group: Group, key: string, offset: number, length: number): void {
+    this.rememberForUndo(group, key);
+    this.retire(key);
+    this.keydir.put(key, group.file.id, offset, length);
+    group.file.liveBytes += recordSize(key.length, length);
+    group.file.liveKeys++;
+  }
+
+  private unpoint(group: Group, key: string): void {
+    this.rememberForUndo(group, key);
+    this.retire(key);
+    this.keydir.remove(key);
+  }
+
+  private rememberForUndo(group: Group, key: string): void {
+    const slot = this.keydir.slotOf(key);
+    group.undoKeys.push(key);
+    if (slot === undefined) group.undoLocations.push(-1, 0, 0);
+    else group.undoLocations.push(this.keydir.fileIds[slot], this.keydir.offsets[slot], this.keydir.valueLengths[slot]);
+  }
+
+  /** The key's current record, if any, stops being live. */
+  private retire(key: string): void {
+    const slot = this.keydir.slotOf(key);
+    if (slot === undefined) return;
+    const file = this.files.get(this.keydir.fileIds[slot]);
+    if (file) {
+      file.liveBytes -= recordSize(key.length, this.keydir.valueLengths[slot]);
+      file.liveKeys--;
+    }
+  }
+
+  /** @internal Called by the writer when a group failed: restores what its records replaced. */
+  undo(group: Group): void {
+    const { undoKeys, undoLocations } = group;
+    for (let i = undoKeys.length - 1; i >= 0; i--) {
+      const key = undoKeys[i];
+      this.retire(key);
+      const fileId = undoLocations[i * 3];
+      if (fileId === -1) {
+        this.keydir.remove(key);
+        continue;
+      }
+      const length = undoLocations[i * 3 + 2];
+      this.keydir.put(key, fileId, undoLocations[i * 3 + 1], length);
+      const file = this.files.get(fileId);
+      if (file) {
+        file.liveBytes += recordSize(key.length, length);
+        file.liveKeys++;
+      }
+    }
+  }
+
+  // ---- reads --------------------------------------------------------------
+
+  /** The value of `key`, or undefined, without a promise: the fastest read. */
+  getSync(key: Bytes): Buffer | undefined {
+    const binaryKey = keyToBinary(key);
+    this.checkOpen();
+    const slot = this.keydir.slotOf(binaryKey);
+    if (slot === undefined) return undefined;
+    const { keydir } = this;
+    return this.readValue(binaryKey, keydir.fileIds[slot], keydir.offsets[slot], keydir.valueLengths[slot]);
+  }
+
+  /**
+   * The value of `key`, or undefined. The read itself is synchronous: from the
+   * page cache it costs about a microsecond, far less than a thread-pool hop.
+   */
+  get(key: Bytes): Promise<Buffer | undefined> {
+    const binaryKey = keyToBinary(key);
+    try {
+      this.checkOpen();
+      const slot = this.keydir.slotOf(binaryKey);
+      if (slot === undefined) return Promise.resolve(undefined);
+      const { keydir } = this;
+      return Promise.resolve(this.readValue(binaryKey, keydir.fileIds[slot], keydir.offsets[slot], keydir.valueLengths[slot]));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Whether `key` exists; answered from the index alone. */
+  has(key: Bytes): boolean {
+    const binaryKey = keyToBinary(key);
+    this.checkOpen();
+    return this.keydir.slotOf(binaryKey) !== undefined;
+  }
+
+  /** The values of several keys, in order (undefined where missing); the disk reads run in parallel. */
+  getMany(keys: readonly Bytes[]): Promise<(Buffer | undefined)[]> {
+    if (!Array.isArray(keys)) throw new TypeError(`getMany() takes an array of keys, got ${describe(keys)}`);
+    const binaryKeys = keys.map((key, i) => keyToBinary(key, `key ${i}`));
+    try {
+      this.checkOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const reads = Promise.all(binaryKeys.map((key) => this.readAsync(key)));
+    const tracked = reads.then(
+      () => {},
+      () => {},
+    );
+    this.background.add(tracked);
+    void tracked.finally(() => this.background.delete(tracked));
+    return reads;
+  }
+
+  private async readAsync(key: string): Promise<Buffer | undefined> {
+    const location = this.keydir.locationOf(key);
+    if (location === null) return undefined;
+    const file = this.files.get(location.fileId)!;
+    const size = recordSize(key.length, location.valueLength);
+    if (location.offset + size > file.written) return this.readValue(key, location.fileId, location.offset, location.valueLength);
+    const record = Buffer.allocUnsafe(size);
+    let read: number;
+    try {
+      read = await this.fileSystem.read(file.fd, record, 0, size, location.offset);
+    } catch (err) {
+      throw ioError('read', file.path, err);
+    }
+    return this.checkedValue(record, read, key, file, location.offset);
+  }
+
+  private readValue(key: string, fileId: number, offset: number, length: number): Buffer {
+    const file = this.files.get(fileId)!;
+    const size = recordSize(key.length, length);
+    let record: Buffer;
+    let read = size;
+    if (offset + size <= file.written) {
+      record = Buffer.allocUnsafe(size);
+      try {
+        read = this.fileSystem.readSync(file.fd, record, 0, size, offset);
+      } catch (err) {
+        throw ioError('read', file.path, err);
+      }
+    } else {
+      const pending = this.writer.readPending(file, offset, size);
+      if (pending === null) throw this.writer.failure ?? corruption('record missing from the pending writes', file.path, offset);
+      record = pending;
+    }
+    return this.checkedValue(record, read, key, file, offset);
+  }
+
+  /** A value is returned only if its record is whole, intact and belongs to the key asked for. */
+  private checkedValue(record: Buffer, read: number, key: string, file: DataFile, offset: number): Buffer {
+    const size = record.length;
+    if (read !== size) throw corruption(`record of ${size} bytes runs past the end of the file`, file.path, offset);
+    if (checkRecord(record, 0, size) !== size || (recordFlags(record, 0) & FLAG_TOMBSTONE) !== 0 || !sameKey(record, key)) {
+      throw corruption('record failed its checksum', file.path, offset);
+    }
+    return record.subarray(RECORD_HEADER_SIZE + key.length);
+  }
+
+  /** `[key, value]` pairs in key order within the bounds, as of the moment range() was called. */
+  range(options?: RangeOptions): AsyncIterableIterator<[Buffer, Buffer]> {
+    return this.iterate(resolveRange(options), true) as AsyncIterableIterator<[Buffer, Buffer]>;
+  }
+
+  /** Keys alone, in key order within the bounds, as of the moment keys() was called. */
+  keys(options?: RangeOptions): AsyncIterableIterator<Buffer> {
+    return this.iterate(resolveRange(options), false) as AsyncIterableIterator<Buffer>;
+  }
+
+  private async *iterate(range: ResolvedRange, withValues: boolean): AsyncGenerator<[Buffer, Buffer] | Buffer> {
+    this.checkOpen();
+    const snapshot = this.keydir.snapshot();
+    try {
+      const keys: string[] = [];
+      const locations: Location[] = [];
+      let after: string | undefined;
+      let remaining = range.limit;
+      while (remaining > 0) {
+        if (range.signal?.aborted) throw new KvcaskError(codes.ABORTED, 'the range was aborted', { cause: range.signal.reason });
+        this.checkOpen();
+        keys.length = 0;
+        locations.length = 0;
+        nextPage(snapshot, range, after, RANGE_PAGE, keys, locations);
+        if (keys.length === 0) return;
+        after = keys[keys.length - 1];
+        // Read the page in one synchronous stretch, then hand it out.
+        const page: ([Buffer, Buffer] | Buffer)[] = [];
+        for (let i = 0; i < keys.length && page.length < remaining; i++) {
+          const location = locations[i];
+          if (location === DELETED) continue;
+          const key = binaryToBuffer(keys[i]);
+          page.push(withValues ? [key, this.readValue(keys[i], location.fileId, location.offset, location.valueLength)] : key);
+        }
+        remaining -= page.length;
+        for (const entry of page) yield entry;
+      }
+    } finally {
+      snapshot.release();
+    }
+  }
+
+  // ---- lifecycle ----------------------------------------------------------
+
+  private checkOpen(): void {
+    if (this.closed) throw new KvcaskError(codes.CLOSED, 'the store is closed');
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  stats(): Stats {
+    const files: FileStats[] = [];
+    let liveBytes = 0;
+    let deadBytes = 0;
+    for (const file of [...this.files.values()].sort((a, b) => a.id - b.id)) {
+      const bytes = Math.max(file.end, FILE_HEADER_SIZE);
+      const dead = bytes - FILE_HEADER_SIZE - file.liveBytes;
+      files.push({ id: file.id, name: dataFileName(file.id), bytes, liveBytes: file.liveBytes, deadBytes: dead, liveKeys: file.liveKeys, sealed: file.sealed });
+      liveBytes += file.liveBytes;
+      deadBytes += dead;
+    }
+    return {
+      keys: this.keydir.size,
+      sync: this.options.sync,
+      files,
+      liveBytes,
+      deadBytes,
+      indexMemoryBytes: this.keydir.memoryBytes(),
+      seq: this.seq - 1,
+      recovery: { ...this.recovery, damaged: this.recovery.damaged.map((d) => ({ ...d })) },
+      hintFailures: this.hintFailures,
+    };
+  }
+
+  /** Waits for queued writes, syncs the active file whatever the sync mode, and releases the directory. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.closing = (async () => {
+      let failure: unknown;
+      try {
+        if (this.writer) await this.writer.close();
+      } catch (err) {
+        failure = err;
+      }
+      while (this.background.size > 0) await Promise.allSettled([...this.background]);
+      await this.closeFiles();
+      await this.lock.release();
+      if (failure !== undefined) throw failure;
+    })();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** @internal */
+  async closeFiles(): Promise<void> {
+    for (const file of this.files.values()) {
+      if (file.fd >= 0) await this.fileSystem.close(file.fd).catch(() => {});
+      file.fd = -1;
+    }
+  }
+
+  // ---- opening ------------------------------------------------------------
+
+  /** @internal Builds the index from hint files and data files, repairing a torn tail. */
+  async load(): Promise<void> {
+    const fsys = this.fileSystem;
+    const names = await fsys.readdir(this.dir);
+    const leftovers = names.filter((name) => name.endsWith('.tmp'));
+    for (const name of leftovers) await fsys.unlink(`${this.dir}/${name}`);
+    if (leftovers.length > 0) await fsys.syncDir(this.dir);
+    const dataIds: number[] = [];
+    const hintIds = new Set<number>();
+    for (const name of names) {
+      const parsed = parseFileName(name);
+      if (parsed?.kind === 'data') dataIds.push(parsed.id);
+      else if (parsed?.kind === 'hint') hintIds.add(parsed.id);
+    }
+    dataIds.sort((a, b) => a - b);
+    let maxSeq = 0;
+    let active: DataFile | null = null;
+    const needHints: DataFile[] = [];
+    for (let i = 0; i < dataIds.length; i++) {
+      const id = dataIds[i];
+      const newest = i === dataIds.length - 1;
+      const path = `${this.dir}/${dataFileName(id)}`;
+      let fd: number;
+      let size: number;
+      try {
+        fd = await fsys.open(path, newest ? 'r+' : 'r');
+        size = await fsys.size(fd);
+      } catch (err) {
+        throw ioError('open', path, err);
+      }
+      const file = newDataFile(this.dir, id, fd, size);
+      this.files.set(id, file);
+      const apply = (record: ScannedRecord) => {
+        if (record.seq > maxSeq) maxSeq = record.seq;
+        this.applyLoaded(file, record);
+      };
+      if (hintIds.has(id) && (await readHint(fsys, `${this.dir}/${hintFileName(id)}`, id, size, apply))) {
+        file.sealed = true;
+        continue;
+      }
+      this.recovery.scannedFiles++;
+      const header = Buffer.alloc(FILE_HEADER_SIZE);
+      await fsys.read(fd, header, 0, FILE_HEADER_SIZE, 0);
+      const headerCheck = checkFileHeader(header, id);
+      if (headerCheck === 'newer-version') {
+        throw new KvcaskError(codes.VERSION, `${path} was written by a newer kvcask format`, { file: path, offset: 0 });
+      }
+      const scan = await scanDataFile(fsys, fd, size, FILE_HEADER_SIZE, apply);
+      const damaged = scan.damaged.map((range) => ({ file: path, ...range }));
+      if (headerCheck === 'damaged' && !(newest && scan.validEnd === FILE_HEADER_SIZE)) {
+        damaged.unshift({ file: path, offset: 0, length: FILE_HEADER_SIZE });
+      }
+      if (!newest && scan.tailBytes > 0) damaged.push({ file: path, offset: scan.validEnd, length: scan.tailBytes });
+      this.reportDamage(damaged);
+      if (newest) {
+        active = await this.repairTail(file, scan.validEnd, headerCheck === 'ok');
+      } else {
+        file.sealed = true;
+        needHints.push(file);
+      }
+    }
+    this.seq = maxSeq + 1;
+    const lastId = dataIds.length > 0 ? dataIds[dataIds.length - 1] : 0;
+    if (active === null || active.end >= this.options.maxFileSize) {
+      if (active !== null) {
+        active.sealed = true;
+        needHints.push(active);
+      }
+      active = this.addFile(lastId + 1);
+    }
+    this.writer = new Writer(this, active, active.id + 1);
+    for (const file of needHints) this.writeHintLater(file);
+  }
+
+  private reportDamage(damaged: DamageReport[]): void {
+    if (damaged.length === 0) return;
+    if (this.options.strict) {
+      throw corruption(`damaged data (${damaged[0].length} bytes; strict mode refuses to skip it)`, damaged[0].file, damaged[0].offset);
+    }
+    for (const range of damaged) {
+      this.recovery.damaged.push(range);
+      this.recovery.skippedBytes += range.length;
+    }
+  }
+
+  /** Cuts a torn tail off the newest file so appends continue after its last intact frame. */
+  private async repairTail(file: DataFile, validEnd: number, headerOk: boolean): Promise<DataFile | null> {
+    const fsys = this.fileSystem;
+    const size = file.end;
+    if (!headerOk && validEnd === FILE_HEADER_SIZE) {
+      // Created but never given a record before the crash: start it again.
+      await fsys.close(file.fd);
+      await fsys.unlink(file.path);
+      await fsys.syncDir(this.dir);
+      this.files.delete(file.id);
+      this.recovery.truncatedBytes += size;
+      return null;
+    }
+    if (size > validEnd) {
+      try {
+        await fsys.truncate(file.fd, validEnd);
+        await fsys.datasync(file.fd);
+      } catch (err) {
+        throw ioError('truncate', file.path, err);
+      }
+      this.recovery.truncatedBytes += size - validEnd;
+    }
+    file.end = file.written = validEnd;
+    return file;
+  }
+
+  private applyLoaded(file: DataFile, record: ScannedRecord): void {
+    this.retire(record.key);
+    if ((record.flags & FLAG_TOMBSTONE) !== 0) {
+      this.keydir.remove(record.key);
+      return;
+    }
+    this.keydir.put(record.key, file.id, record.offset, record.valueLength);
+    file.liveBytes += recordSize(record.key.length, record.valueLength);
+    file.liveKeys++;
+  }
+
+  /** @internal Called by the writer before it creates a data file. */
+  addFile(id: number): DataFile {
+    const file = newDataFile(this.dir, id, -1, FILE_HEADER_SIZE);
+    file.written = 0;
+    this.files.set(id, file);
+    return file;
+  }
+
+  /** @internal Called by the writer once a file took its last record. */
+  sealed(file: DataFile): void {
+    this.writeHintLater(file);
+  }
+
+  private writeHintLater(file: DataFile): void {
+    const task = this.writeHintFor(file).catch(() => {
+      this.hintFailures++;
+    });
+    this.background.add(task);
+    void task.finally(() => this.background.delete(task));
+  }
+
+  /** Rebuilds a sealed file's hint from its data: the newest record of each key in it. */
+  private async writeHintFor(file: DataFile): Promise<void> {
+    const newest = new Map<string, ScannedRecord>();
+    const size = file.written;
+    await scanDataFile(this.fileSystem, file.fd, size, FILE_HEADER_SIZE, (record) => newest.set(record.key, record));
+    await writeHint(this.fileSystem, this.dir, hintFileName(file.id), file.id, size, [...newest.values()]);
+  }
+}
+
+/** Opens (creating if needed) the store in `dir`. Rejects with KVCASK_LOCKED if another store holds it. */
+export async function open(dir: string, options?: OpenOptions): Promise<Store> {
+  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`dir must be a non-empty string, got ${describe(dir)}`);
+  const resolved = resolveOptions(options);
+  const path = resolvePath(dir);
+  const fsys = resolved.fileSystem;
+  try {
+    await fsys.mkdir(path);
+  } catch (err) {
+    throw ioError('mkdir', path, err);
+  }
+  const lock = await lockDirectory(fsys, path);
+  const store = new Store(path, resolved, lock);
+  try {
+    await store.load();
+  } catch (err) {
+    await store.closeFiles();
+    await lock.release();
+    throw err;
+  }
+  return store;
+}

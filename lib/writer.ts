@@ -1,0 +1,263 @@
+import { codes, ioError, KvcaskError } from './errors.js';
+import type { FileSystem } from './filesystem.js';
+import type { ResolvedOptions } from './options.js';
+import { encodeFileHeader, FILE_HEADER_SIZE, FRAME_HEADER_SIZE, writeFrameHeader, writeRecord } from './record.js';
+import type { DataFile } from './segment.js';
+
+/** Past this size a group stops taking appends, so that one write syscall stays bounded. */
+const GROUP_LIMIT = 4 * 1024 * 1024;
+const FIRST_GROUP_CAPACITY = 64 * 1024;
+
+/**
+ * One group commit: the records appended while the previous group was being
+ * written, encoded into one buffer and written as one frame with one write and
+ * one fdatasync. Every writer in it shares one promise.
+ */
+export class Group {
+  buffer: Buffer;
+  used = FRAME_HEADER_SIZE;
+  count = 0;
+  readonly promise: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: unknown) => void;
+  /** What each appended key pointed to before, so that a failed group can be taken back out of the index. */
+  readonly undoKeys: string[] = [];
+  readonly undoLocations: number[] = [];
+
+  constructor(
+    readonly file: DataFile,
+    readonly start: number,
+    capacity: number,
+  ) {
+    this.buffer = Buffer.allocUnsafe(capacity);
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  /** Encodes a record into the group; returns its offset in the data file. */
+  append(seq: number, flags: number, key: string, value: Uint8Array | string | null, valueLength: number): number {
+    const position = this.used;
+    this.used = writeRecord(this.buffer, position, seq, flags, key, value, valueLength);
+    this.count++;
+    return this.start + position;
+  }
+
+  ensureRoom(size: number): void {
+    if (this.used + size <= this.buffer.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + size));
+    this.buffer.copy(bigger, 0, 0, this.used);
+    this.buffer = bigger;
+  }
+}
+
+export interface WriterHost {
+  readonly dir: string;
+  readonly fileSystem: FileSystem;
+  readonly options: ResolvedOptions;
+  /** Registers a data file that the writer is about to create. */
+  addFile(id: number): DataFile;
+  /** Called once a data file has taken its last record and been synced. */
+  sealed(file: DataFile): void;
+  /** Takes a group's records back out of the index after its write failed. */
+  undo(group: Group): void;
+}
+
+/**
+ * The append path: queues groups, writes them in order, rotates data files at
+ * the size threshold and applies the sync policy. After any write or sync
+ * failure it refuses all further writes: what reached the disk is unknown, and
+ * retrying an fsync can report success for data the kernel already dropped.
+ */
+export class Writer {
+  private readonly queue: Group[] = [];
+  private open: Group | null = null;
+  private scheduled = false;
+  private running = false;
+  private lastWritten: DataFile | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private intervalSync: Promise<void> | null = null;
+  failure: KvcaskError | null = null;
+
+  constructor(
+    private readonly host: WriterHost,
+    public active: DataFile,
+    private nextFileId: number,
+  ) {
+    this.lastWritten = active.fd >= 0 ? active : null;
+    if (host.options.sync === 'interval') {
+      this.timer = setInterval(() => this.syncActive(), host.options.syncInterval);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Returns the group that will hold the next `size` bytes of records, all in
+   * one frame of one file. Rotates to a new file first when they would push
+   * the active one past maxFileSize; a frame never spans two files.
+   */
+  reserve(size: number): Group {
+    if (this.failure) throw this.failure;
+    let file = this.active;
+    if (file.end > FILE_HEADER_SIZE && file.end + FRAME_HEADER_SIZE + size > this.host.options.maxFileSize) {
+      file = this.active = this.host.addFile(this.nextFileId++);
+    }
+    let group = this.open;
+    if (group === null || group.file !== file || (group.used + size > GROUP_LIMIT && group.count > 0)) {
+      group = new Group(file, file.end, Math.max(FIRST_GROUP_CAPACITY, FRAME_HEADER_SIZE + size));
+      file.end += FRAME_HEADER_SIZE;
+      this.queue.push(group);
+      this.open = group;
+    }
+    group.ensureRoom(size);
+    file.end += size;
+    return group;
+  }
+
+  /** Schedules the group's write; the promise settles when the sync policy says it is done. */
+  commit(group: Group): Promise<void> {
+    if (!this.scheduled && !this.running) {
+      this.scheduled = true;
+      // Wait one turn of the event loop so that every write issued in this turn joins the group.
+      setImmediate(() => void this.run());
+    }
+    return group.promise;
+  }
+
+  /** Copies bytes of a record not yet handed to the OS out of its pending group. */
+  readPending(file: DataFile, offset: number, length: number): Buffer | null {
+    for (const group of this.queue) {
+      if (group.file === file && offset >= group.start && offset + length <= group.start + group.used) {
+        const from = offset - group.start;
+        return Buffer.from(group.buffer.subarray(from, from + length));
+      }
+    }
+    return null;
+  }
+
+  get pendingGroups(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves once every group queued so far has settled (whether written or failed). */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0) await this.queue[this.queue.length - 1].promise.catch(() => {});
+    if (this.intervalSync) await this.intervalSync;
+  }
+
+  /** Writes what is queued and makes the active file durable, whatever the sync mode. */
+  async close(): Promise<void> {
+    await this.drain();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.failure === null && this.active.fd >= 0 && this.active.unsynced) {
+      this.active.unsynced = false;
+      await this.host.fileSystem.datasync(this.active.fd).catch((err) => this.fail(ioError('fdatasync', this.active.path, err)));
+    }
+  }
+
+  private async run(): Promise<void> {
+    this.scheduled = false;
+    this.running = true;
+    try {
+      while (this.queue.length > 0 && this.failure === null) {
+        const group = this.queue[0];
+        if (group === this.open) this.open = null;
+        await this.flush(group);
+        this.queue.shift();
+        group.resolve();
+        // Let the writers just released queue their next records before the next group is cut.
+        if (this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async flush(group: Group): Promise<void> {
+    const file = group.file;
+    const fsys = this.host.fileSystem;
+    if (file.fd < 0) await this.create(file);
+    writeFrameHeader(group.buffer, 0, group.used - FRAME_HEADER_SIZE, group.count);
+    try {
+      await fsys.write(file.fd, group.buffer, 0, group.used, group.start);
+    } catch (err) {
+      throw ioError('write', file.path, err);
+    }
+    file.written = group.start + group.used;
+    if (this.host.options.sync === 'always') {
+      try {
+        await fsys.datasync(file.fd);
+      } catch (err) {
+        throw ioError('fdatasync', file.path, err);
+      }
+    } else {
+      file.unsynced = true;
+    }
+  }
+
+  /** Creates a data file and makes its name durable before any record in it is acknowledged. */
+  private async create(file: DataFile): Promise<void> {
+    const fsys = this.host.fileSystem;
+    const previous = this.lastWritten;
+    try {
+      file.fd = await fsys.open(file.path, 'wx+');
+      const header = encodeFileHeader(file.id);
+      await fsys.write(file.fd, header, 0, header.length, 0);
+      file.written = FILE_HEADER_SIZE;
+      await fsys.syncDir(this.host.dir);
+    } catch (err) {
+      throw ioError('create', file.path, err);
+    }
+    this.lastWritten = file;
+    if (previous !== null && previous !== file) await this.seal(previous);
+  }
+
+  private async seal(file: DataFile): Promise<void> {
+    if (file.unsynced) {
+      file.unsynced = false;
+      try {
+        await this.host.fileSystem.datasync(file.fd);
+      } catch (err) {
+        throw ioError('fdatasync', file.path, err);
+      }
+    }
+    file.sealed = true;
+    this.host.sealed(file);
+  }
+
+  private syncActive(): void {
+    const file = this.active;
+    if (this.intervalSync || this.failure || file.fd < 0 || !file.unsynced) return;
+    file.unsynced = false;
+    this.intervalSync = this.host.fileSystem.datasync(file.fd).then(
+      () => {
+        this.intervalSync = null;
+      },
+      (err) => {
+        this.intervalSync = null;
+        this.fail(ioError('fdatasync', file.path, err));
+      },
+    );
+  }
+
+  private fail(err: unknown): void {
+    const cause = err instanceof KvcaskError ? err : ioError('write', this.active.path, err);
+    if (this.failure === null) {
+      this.failure = new KvcaskError(
+        codes.FAILED,
+        `the store refuses writes after a failed write or sync (${cause.message}); close and reopen it`,
+        { cause },
+      );
+    }
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const failed = this.queue.splice(0);
+    this.open = null;
+    for (let i = failed.length - 1; i >= 0; i--) this.host.undo(failed[i]);
+    for (const group of failed) group.reject(cause);
+  }
+}
