@@ -8,8 +8,11 @@ import fs from 'node:fs';
  * path costs one syscall and no allocation.
  */
 export interface FileSystem {
-  /** 'r': read only; 'r+': read and write an existing file; 'wx+': create a new file, failing if it exists. */
-  open(path: string, flags: 'r' | 'r+' | 'wx+'): Promise<number>;
+  /**
+   * 'r': read only; 'r+': read and write an existing file; 'wx+': create a new file, failing if it exists.
+   * With `dsync`, every write is durable when it completes (O_DSYNC), as if followed by fdatasync.
+   */
+  open(path: string, flags: 'r' | 'r+' | 'wx+', dsync?: boolean): Promise<number>;
   close(fd: number): Promise<void>;
   read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
@@ -20,6 +23,8 @@ export interface FileSystem {
   truncate(fd: number, length: number): Promise<void>;
   size(fd: number): Promise<number>;
   rename(from: string, to: string): Promise<void>;
+  /** A hard link; fails with EEXIST if `to` exists, which makes it an atomic create-with-content. */
+  link(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
   /** fsync of a directory: makes creations, renames and removals inside it durable. */
   syncDir(path: string): Promise<void>;
@@ -49,8 +54,12 @@ function writeFully(
 }
 
 /** The production implementation, on `node:fs` callbacks (cheaper than FileHandle promises per call). */
+const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_DSYNC } = fs.constants;
+const OPEN_FLAGS = { r: O_RDONLY, 'r+': O_RDWR, 'wx+': O_RDWR | O_CREAT | O_EXCL };
+
 export const nodeFileSystem: FileSystem = {
-  open: (path, flags) => new Promise((resolve, reject) => fs.open(path, flags, 0o644, settle(resolve, reject))),
+  open: (path, flags, dsync = false) =>
+    new Promise((resolve, reject) => fs.open(path, OPEN_FLAGS[flags] | (dsync ? O_DSYNC : 0), 0o644, settle(resolve, reject))),
   close: (fd) => new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve()))),
   read: (fd, buffer, offset, length, position) =>
     new Promise((resolve, reject) => fs.read(fd, buffer, offset, length, position, settle(resolve, reject))),
@@ -61,6 +70,7 @@ export const nodeFileSystem: FileSystem = {
   truncate: (fd, length) => new Promise((resolve, reject) => fs.ftruncate(fd, length, (err) => (err ? reject(err) : resolve()))),
   size: (fd) => new Promise((resolve, reject) => fs.fstat(fd, (err, stat) => (err ? reject(err) : resolve(stat.size)))),
   rename: (from, to) => new Promise((resolve, reject) => fs.rename(from, to, (err) => (err ? reject(err) : resolve()))),
+  link: (from, to) => new Promise((resolve, reject) => fs.link(from, to, (err) => (err ? reject(err) : resolve()))),
   unlink: (path) => new Promise((resolve, reject) => fs.unlink(path, (err) => (err ? reject(err) : resolve()))),
   syncDir: (path) =>
     new Promise((resolve, reject) =>

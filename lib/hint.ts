@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { type FileSystem, readWholeFile, writeFileAtomically } from './filesystem.js';
-import { FORMAT_VERSION } from './record.js';
+import { FILE_HEADER_SIZE, FORMAT_VERSION, recordSize } from './record.js';
 import type { ScannedRecord } from './segment.js';
 
 /**
@@ -72,10 +72,11 @@ export function decodeHint(buffer: Buffer, fileId: number, dataLength: number, o
   let position = HEADER_SIZE;
   for (let i = 0; i < count; i++) {
     if (position + ENTRY_HEADER_SIZE > bodyEnd) return false;
-    const entryEnd = position + ENTRY_HEADER_SIZE + buffer.readUInt16LE(position + 18);
     const keyLength = buffer.readUInt16LE(position + 18);
-    const recordEnd = buffer.readUInt32LE(position + 8) + 20 + keyLength + buffer.readUInt32LE(position + 12);
-    if (entryEnd > bodyEnd || recordEnd > dataLength) return false;
+    const entryEnd = position + ENTRY_HEADER_SIZE + keyLength;
+    const recordStart = buffer.readUInt32LE(position + 8);
+    const recordEnd = recordStart + recordSize(keyLength, buffer.readUInt32LE(position + 12));
+    if (entryEnd > bodyEnd || recordStart < FILE_HEADER_SIZE || recordEnd > dataLength) return false;
     position = entryEnd;
   }
   if (position !== bodyEnd) return false;

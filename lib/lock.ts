@@ -36,8 +36,10 @@ function me(): Owner {
 }
 
 function isAlive(owner: Owner | null): boolean {
-  // An unreadable lock or one from another host cannot be proven stale.
-  if (owner === null || owner.host !== hostname()) return true;
+  // Locks are created whole (see createExclusive), so an unreadable one is damage, not an owner.
+  if (owner === null) return false;
+  // The owner of a lock from another host cannot be checked from here.
+  if (owner.host !== hostname()) return true;
   if (owner.pid === process.pid) return false;
   try {
     process.kill(owner.pid, 0);
@@ -58,14 +60,15 @@ async function readOwner(fsys: FileSystem, path: string): Promise<Owner | null |
   }
 }
 
-async function createExclusive(fsys: FileSystem, path: string, owner: Owner): Promise<boolean> {
-  let fd: number;
-  try {
-    fd = await fsys.open(path, 'wx+');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  }
+/**
+ * Creates `path` holding `owner`, or returns false if it exists. The content is
+ * written and synced under a temporary name and hard-linked into place, so the
+ * file never exists empty or half written: an unreadable lock means damage.
+ */
+async function createExclusive(fsys: FileSystem, dir: string, name: string, owner: Owner): Promise<boolean> {
+  const tmp = `${dir}/${name}.${owner.pid}.tmp`;
+  await fsys.unlink(tmp).catch(() => {});
+  const fd = await fsys.open(tmp, 'wx+');
   try {
     const data = Buffer.from(JSON.stringify(owner));
     await fsys.write(fd, data, 0, data.length, 0);
@@ -73,7 +76,15 @@ async function createExclusive(fsys: FileSystem, path: string, owner: Owner): Pr
   } finally {
     await fsys.close(fd);
   }
-  return true;
+  try {
+    await fsys.link(tmp, `${dir}/${name}`);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await fsys.unlink(tmp).catch(() => {});
+  }
 }
 
 function lockedError(dir: string, owner: Owner | null): KvcaskError {
@@ -107,34 +118,40 @@ async function acquire(fsys: FileSystem, dir: string): Promise<void> {
   const owner = me();
   const lockPath = `${dir}/${LOCK}`;
   for (let attempt = 0; attempt < 5; attempt++) {
-    if (await createExclusive(fsys, lockPath, owner)) {
+    if (await createExclusive(fsys, dir, LOCK, owner)) {
       await fsys.syncDir(dir);
       return;
     }
     const current = await readOwner(fsys, lockPath);
     if (current === 'missing') continue;
     if (isAlive(current)) throw lockedError(dir, current);
-    await takeOver(fsys, dir, current as Owner, owner);
-    return;
+    if (await takeOver(fsys, dir, current, owner)) return;
   }
   throw lockedError(dir, null);
 }
 
-async function takeOver(fsys: FileSystem, dir: string, stale: Owner, owner: Owner): Promise<void> {
+/** Replaces a stale lock under the takeover mutex; false when the lock vanished meanwhile (try again). */
+async function takeOver(fsys: FileSystem, dir: string, stale: Owner | null, owner: Owner): Promise<boolean> {
   const mutexPath = `${dir}/${TAKEOVER}`;
-  if (!(await createExclusive(fsys, mutexPath, owner))) {
+  if (!(await createExclusive(fsys, dir, TAKEOVER, owner))) {
     const holder = await readOwner(fsys, mutexPath);
     if (holder !== 'missing' && isAlive(holder)) throw lockedError(dir, holder);
     // The last taker died mid-takeover; clear its mutex and try once more.
     await fsys.unlink(mutexPath).catch(() => {});
-    if (!(await createExclusive(fsys, mutexPath, owner))) throw lockedError(dir, null);
+    if (!(await createExclusive(fsys, dir, TAKEOVER, owner))) throw lockedError(dir, null);
   }
   try {
     const current = await readOwner(fsys, `${dir}/${LOCK}`);
-    const unchanged = current !== 'missing' && current !== null && current.pid === stale.pid && current.start === stale.start;
-    if (current !== 'missing' && !unchanged) throw lockedError(dir, current);
+    if (current === 'missing') return false;
+    const unchanged = stale === null ? current === null : current !== null && sameOwner(current, stale);
+    if (!unchanged) throw lockedError(dir, current);
     await writeFileAtomically(fsys, dir, LOCK, Buffer.from(JSON.stringify(owner)));
+    return true;
   } finally {
     await fsys.unlink(mutexPath).catch(() => {});
   }
+}
+
+function sameOwner(a: Owner, b: Owner): boolean {
+  return a.host === b.host && a.pid === b.pid && a.start === b.start;
 }

@@ -36,13 +36,13 @@ export function encodeFileHeader(fileId: number): Buffer {
   return header;
 }
 
-export type FileHeaderCheck = 'ok' | 'damaged' | 'newer-version';
+export type FileHeaderCheck = 'ok' | 'damaged' | 'other-version';
 
 export function checkFileHeader(header: Buffer, fileId: number): FileHeaderCheck {
   if (header.length < FILE_HEADER_SIZE) return 'damaged';
   if (header.readUInt32LE(0) !== DATA_MAGIC) return 'damaged';
   if (header.readUInt32LE(12) !== crc32(header.subarray(0, 12))) return 'damaged';
-  if (header.readUInt16LE(4) !== FORMAT_VERSION) return 'newer-version';
+  if (header.readUInt16LE(4) !== FORMAT_VERSION) return 'other-version';
   return header.readUInt32LE(8) === fileId ? 'ok' : 'damaged';
 }
 

@@ -13,7 +13,7 @@ import {
   recordValueLength,
 } from './record.js';
 
-/** Data files are `<id>.data`, ids zero-padded so that names sort as ids do. */
+/** Data files are `<id>.data`, the id zero-padded to 8 digits (more once ids pass 99,999,999). */
 export function dataFileName(id: number): string {
   return `${String(id).padStart(8, '0')}.data`;
 }
@@ -24,7 +24,11 @@ export function hintFileName(id: number): string {
 
 export function parseFileName(name: string): { id: number; kind: 'data' | 'hint' } | null {
   const match = /^(\d{8,10})\.(data|hint)$/.exec(name);
-  return match ? { id: Number(match[1]), kind: match[2] as 'data' | 'hint' } : null;
+  if (!match) return null;
+  const id = Number(match[1]);
+  const kind = match[2] as 'data' | 'hint';
+  // Only the canonical spelling counts, so that no two names can claim one id.
+  return name === (kind === 'data' ? dataFileName(id) : hintFileName(id)) ? { id, kind } : null;
 }
 
 export interface ScannedRecord {

@@ -12,6 +12,7 @@ import {
   checkRecord,
   FILE_HEADER_SIZE,
   FLAG_TOMBSTONE,
+  FORMAT_VERSION,
   FRAME_HEADER_SIZE,
   MAX_FILE_SIZE,
   RECORD_HEADER_SIZE,
@@ -444,7 +445,8 @@ export class Store {
   async load(): Promise<void> {
     const fsys = this.fileSystem;
     const names = await fsys.readdir(this.dir);
-    const leftovers = names.filter((name) => name.endsWith('.tmp'));
+    // Only temporary files this store writes: anything else in the directory is the user's.
+    const leftovers = names.filter((name) => /^(\d{8,10}\.hint|LOCK)\.tmp$/.test(name));
     for (const name of leftovers) await fsys.unlink(`${this.dir}/${name}`);
     if (leftovers.length > 0) await fsys.syncDir(this.dir);
     const dataIds: number[] = [];
@@ -465,7 +467,7 @@ export class Store {
       let fd: number;
       let size: number;
       try {
-        fd = await fsys.open(path, newest ? 'r+' : 'r');
+        fd = newest ? await fsys.open(path, 'r+', this.options.sync === 'always') : await fsys.open(path, 'r');
         size = await fsys.size(fd);
       } catch (err) {
         throw ioError('open', path, err);
@@ -484,8 +486,9 @@ export class Store {
       const header = Buffer.alloc(FILE_HEADER_SIZE);
       await fsys.read(fd, header, 0, FILE_HEADER_SIZE, 0);
       const headerCheck = checkFileHeader(header, id);
-      if (headerCheck === 'newer-version') {
-        throw new KvcaskError(codes.VERSION, `${path} was written by a newer kvcask format`, { file: path, offset: 0 });
+      if (headerCheck === 'other-version') {
+        const version = header.readUInt16LE(4);
+        throw new KvcaskError(codes.VERSION, `${path} has format version ${version}; this kvcask reads version ${FORMAT_VERSION}`, { file: path, offset: 4 });
       }
       const scan = await scanDataFile(fsys, fd, size, FILE_HEADER_SIZE, apply);
       const damaged = scan.damaged.map((range) => ({ file: path, ...range }));
@@ -498,7 +501,8 @@ export class Store {
         active = await this.repairTail(file, scan.validEnd, headerCheck === 'ok');
       } else {
         file.sealed = true;
-        needHints.push(file);
+        // A hint would hide the damage from the next (perhaps strict) open: keep scanning such a file.
+        if (damaged.length === 0) needHints.push(file);
       }
     }
     this.seq = maxSeq + 1;

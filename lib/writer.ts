@@ -10,8 +10,8 @@ const FIRST_GROUP_CAPACITY = 64 * 1024;
 
 /**
  * One group commit: the records appended while the previous group was being
- * written, encoded into one buffer and written as one frame with one write and
- * one fdatasync. Every writer in it shares one promise.
+ * written, encoded into one buffer and written as one frame by one durable
+ * write. Every writer in it shares one promise.
  */
 export class Group {
   buffer: Buffer;
@@ -177,43 +177,45 @@ export class Writer {
     }
   }
 
+  /**
+   * Writes one group as one frame. Under sync: 'always' the active file is
+   * open with O_DSYNC, so the write returns only once the frame is durable:
+   * one syscall and one thread-pool hop per group instead of two.
+   */
   private async flush(group: Group): Promise<void> {
     const file = group.file;
-    const fsys = this.host.fileSystem;
     if (file.fd < 0) await this.create(file);
     writeFrameHeader(group.buffer, 0, group.used - FRAME_HEADER_SIZE, group.count);
     try {
-      await fsys.write(file.fd, group.buffer, 0, group.used, group.start);
+      await this.host.fileSystem.write(file.fd, group.buffer, 0, group.used, group.start);
     } catch (err) {
-      throw ioError('write', file.path, err);
+      throw ioError(this.dsync ? 'write (O_DSYNC)' : 'write', file.path, err);
     }
     file.written = group.start + group.used;
-    if (this.host.options.sync === 'always') {
-      try {
-        await fsys.datasync(file.fd);
-      } catch (err) {
-        throw ioError('fdatasync', file.path, err);
-      }
-    } else {
-      file.unsynced = true;
-    }
+    if (!this.dsync) file.unsynced = true;
+  }
+
+  private get dsync(): boolean {
+    return this.host.options.sync === 'always';
   }
 
   /** Creates a data file and makes its name durable before any record in it is acknowledged. */
   private async create(file: DataFile): Promise<void> {
     const fsys = this.host.fileSystem;
+    // The previous file is made durable first, so that only the newest file can ever have a torn tail.
     const previous = this.lastWritten;
+    if (previous !== null && previous !== file) await this.seal(previous);
     try {
-      file.fd = await fsys.open(file.path, 'wx+');
+      file.fd = await fsys.open(file.path, 'wx+', this.dsync);
       const header = encodeFileHeader(file.id);
       await fsys.write(file.fd, header, 0, header.length, 0);
-      file.written = FILE_HEADER_SIZE;
+      if (!this.dsync) await fsys.datasync(file.fd);
       await fsys.syncDir(this.host.dir);
+      file.written = FILE_HEADER_SIZE;
     } catch (err) {
       throw ioError('create', file.path, err);
     }
     this.lastWritten = file;
-    if (previous !== null && previous !== file) await this.seal(previous);
   }
 
   private async seal(file: DataFile): Promise<void> {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { open } from '../lib/index.js';
 
 // Runs the compiled CLI: build first (`npm test` does, through pretest).
@@ -12,6 +12,9 @@ const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 
 // Settings of the machine running the tests must not leak into the CLI under test.
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('KVCASK_')));
 const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+
+// Each test starts several Node processes; leave room for a loaded machine.
+vi.setConfig({ testTimeout: 30_000 });
 
 let dir: string;
 
@@ -70,8 +73,8 @@ describe('set, get and del', () => {
     expect(raw.status).toBe(0);
     expect(raw.stdout.equals(allBytes)).toBe(true);
     // The key, too, is given in the chosen encoding: 'bin' is Ymlu in base64 and 62696e in hex.
-    expect(kvcask(['--encoding', 'base64', 'get', 'Ymlu']).out).toBe(`${allBytes.toString('base64')}\n`);
-    expect(kvcask(['--encoding', 'hex', 'get', '62696e']).out).toBe(`${allBytes.toString('hex')}\n`);
+    expect(kvcask(['--encoding', 'base64', 'get', 'Ymlu'])).toMatchObject({ status: 0, out: `${allBytes.toString('base64')}\n` });
+    expect(kvcask(['--encoding', 'hex', 'get', '62696e'])).toMatchObject({ status: 0, out: `${allBytes.toString('hex')}\n` });
     expect(JSON.parse(kvcask(['--json', '--encoding', 'hex', 'get', '62696e']).out)).toEqual({ key: '62696e', value: allBytes.toString('hex') });
   });
 
@@ -97,8 +100,8 @@ describe('set, get and del', () => {
 
   it('takes the encoding from KVCASK_ENCODING unless --encoding is given', () => {
     kvcask(['set', 'k', 'hi']);
-    expect(kvcask(['get', '6b'], { env: { KVCASK_ENCODING: 'hex' } }).out).toBe('6869\n');
-    expect(kvcask(['--encoding', 'utf8', 'get', 'k'], { env: { KVCASK_ENCODING: 'hex' } }).out).toBe('hi');
+    expect(kvcask(['get', '6b'], { env: { KVCASK_ENCODING: 'hex' } })).toMatchObject({ status: 0, out: '6869\n', err: '' });
+    expect(kvcask(['--encoding', 'utf8', 'get', 'k'], { env: { KVCASK_ENCODING: 'hex' } })).toMatchObject({ status: 0, out: 'hi', err: '' });
   });
 
   it('rejects a key that is not valid in the chosen encoding as a usage error', () => {
@@ -129,20 +132,20 @@ describe('scan', () => {
   });
 
   it('keeps to a prefix', () => {
-    expect(kvcask(['scan', '--prefix', 'ap']).out).toBe('apple\t1\napricot\t2\n');
+    expect(kvcask(['scan', '--prefix', 'ap'])).toMatchObject({ status: 0, out: 'apple\t1\napricot\t2\n' });
   });
 
   it('keeps to the bounds given with --gt, --gte, --lt and --lte', () => {
-    expect(kvcask(['scan', '--gt', 'apricot', '--lte', 'blueberry']).out).toBe('banana\t3\nblueberry\t4\n');
-    expect(kvcask(['scan', '--gte', 'apricot', '--lt', 'banana']).out).toBe('apricot\t2\n');
+    expect(kvcask(['scan', '--gt', 'apricot', '--lte', 'blueberry'])).toMatchObject({ status: 0, out: 'banana\t3\nblueberry\t4\n' });
+    expect(kvcask(['scan', '--gte', 'apricot', '--lt', 'banana'])).toMatchObject({ status: 0, out: 'apricot\t2\n' });
   });
 
   it('walks backwards with --reverse and stops after --limit entries', () => {
-    expect(kvcask(['scan', '--reverse', '--limit', '2']).out).toBe('cherry\t5\nblueberry\t4\n');
+    expect(kvcask(['scan', '--reverse', '--limit', '2'])).toMatchObject({ status: 0, out: 'cherry\t5\nblueberry\t4\n' });
   });
 
   it('prints only keys with --keys-only', () => {
-    expect(kvcask(['scan', '--keys-only', '--prefix', 'b']).out).toBe('banana\nblueberry\n');
+    expect(kvcask(['scan', '--keys-only', '--prefix', 'b'])).toMatchObject({ status: 0, out: 'banana\nblueberry\n' });
   });
 
   it('prints a JSON array with --json', () => {
@@ -172,7 +175,7 @@ describe('scan', () => {
 
   it('takes bounds and prints entries in the chosen encoding', () => {
     // 'ap' is 6170 in hex.
-    expect(kvcask(['--encoding', 'hex', 'scan', '--prefix', '6170']).out).toBe('6170706c65\t31\n61707269636f74\t32\n');
+    expect(kvcask(['--encoding', 'hex', 'scan', '--prefix', '6170'])).toMatchObject({ status: 0, out: '6170706c65\t31\n61707269636f74\t32\n' });
   });
 
   it('rejects a limit that is not a non-negative integer', () => {
@@ -247,18 +250,18 @@ describe('usage', () => {
 describe('the data directory', () => {
   it('is taken from KVCASK_DIR when --dir is not given', () => {
     expect(run(['set', 'k', 'from env'], { env: { KVCASK_DIR: dir } }).status).toBe(0);
-    expect(kvcask(['get', 'k']).out).toBe('from env');
+    expect(kvcask(['get', 'k'])).toMatchObject({ status: 0, out: 'from env' });
   });
 
   it('is taken from --dir in preference to KVCASK_DIR', () => {
     kvcask(['set', 'k', 'v'], { env: { KVCASK_DIR: path.join(dir, 'elsewhere') } });
-    expect(run(['get', 'k'], { env: { KVCASK_DIR: dir } }).out).toBe('v');
+    expect(run(['get', 'k'], { env: { KVCASK_DIR: dir } })).toMatchObject({ status: 0, out: 'v' });
     expect(fs.existsSync(path.join(dir, 'elsewhere'))).toBe(false);
   });
 
   it('defaults to ./kvcask-data in the working directory', () => {
     expect(run(['set', 'k', 'v'], { cwd: dir }).status).toBe(0);
-    expect(run(['get', 'k'], { env: { KVCASK_DIR: path.join(dir, 'kvcask-data') } }).out).toBe('v');
+    expect(run(['get', 'k'], { env: { KVCASK_DIR: path.join(dir, 'kvcask-data') } })).toMatchObject({ status: 0, out: 'v' });
   });
 
   it('cannot be used while another process holds the store', async () => {

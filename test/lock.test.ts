@@ -52,6 +52,14 @@ describe('directory lock', () => {
     await expect(open(dir)).rejects.toMatchObject({ code: codes.LOCKED });
   });
 
+  it('takes over a lock file that is empty or unreadable, since a live owner always writes one whole', async () => {
+    const dir = tempDir();
+    writeFileSync(`${dir}/LOCK`, '');
+    const db = await open(dir);
+    expect(JSON.parse(readFileSync(`${dir}/LOCK`, 'utf8')).pid).toBe(process.pid);
+    await db.close();
+  });
+
   it('treats a lock from another host as held, since its owner cannot be checked', async () => {
     const dir = tempDir();
     writeFileSync(`${dir}/LOCK`, JSON.stringify({ host: 'elsewhere.example', pid: 1, start: '' }));

@@ -4,13 +4,13 @@ import { FaultyFileSystem } from './support/faulty-fs.js';
 import { tempDir } from './support/temp-dir.js';
 
 describe('write failures', () => {
-  for (const [operation, code] of [['write', 'ENOSPC'], ['datasync', 'EIO']] as const) {
-    it(`rejects the writes of a group whose ${operation} fails with ${code}, keeping the system error as cause`, async () => {
+  for (const code of ['ENOSPC', 'EIO']) {
+    it(`rejects the writes of a group whose durable write fails with ${code}, keeping the system error as cause`, async () => {
       const dir = tempDir();
       const fileSystem = new FaultyFileSystem();
       let db = await open(dir, { fileSystem });
       await db.set('kept', 'old');
-      fileSystem.failNext(operation, code);
+      fileSystem.failNext('write', code);
       const failed = db.set('kept', 'new');
       const alsoFailed = db.set('fresh', 'value');
       await expect(failed).rejects.toMatchObject({ code: codes.IO, cause: { code } });
@@ -28,6 +28,22 @@ describe('write failures', () => {
       await db.close();
     });
   }
+
+  it("refuses writes after a background fdatasync fails under sync: 'interval', and never retries it", async () => {
+    const fileSystem = new FaultyFileSystem();
+    const db = await open(tempDir(), { fileSystem, sync: 'interval', syncInterval: 1 });
+    await db.set('first', 'creates the data file');
+    fileSystem.failNext('datasync', 'EIO');
+    await db.set('k', 'v');
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && (fileSystem.calls.datasync ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 2));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const syncsAfterFailure = fileSystem.calls.datasync;
+    await expect(db.set('later', 'x')).rejects.toMatchObject({ code: codes.FAILED, cause: { code: codes.IO, cause: { code: 'EIO' } } });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(fileSystem.calls.datasync).toBe(syncsAfterFailure);
+    await db.close();
+  });
 
   it('refuses to create the directory it cannot create, with KVCASK_IO', async () => {
     const fileSystem = new FaultyFileSystem();

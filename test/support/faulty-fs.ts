@@ -9,6 +9,9 @@ type Operation = keyof FileSystem;
  */
 export class FaultyFileSystem implements FileSystem {
   readonly calls: Record<string, number> = {};
+  /** Writes to descriptors opened with O_DSYNC: each is durable when it completes. */
+  syncedWrites = 0;
+  private readonly dsyncFds = new Set<number>();
   private readonly armed = new Map<Operation, NodeJS.ErrnoException>();
 
   failNext(operation: Operation, code: string): void {
@@ -31,18 +34,32 @@ export class FaultyFileSystem implements FileSystem {
     return call();
   }
 
-  open = (path: string, flags: 'r' | 'r+' | 'wx+') => this.run('open', () => nodeFileSystem.open(path, flags));
+  open = async (path: string, flags: 'r' | 'r+' | 'wx+', dsync?: boolean) => {
+    const fd = await this.run('open', () => nodeFileSystem.open(path, flags, dsync));
+    if (dsync) this.dsyncFds.add(fd);
+    else this.dsyncFds.delete(fd);
+    return fd;
+  };
   close = (fd: number) => this.run('close', () => nodeFileSystem.close(fd));
   read = (fd: number, b: Uint8Array, o: number, l: number, p: number) => this.run('read', () => nodeFileSystem.read(fd, b, o, l, p));
   readSync = (fd: number, b: Uint8Array, o: number, l: number, p: number) => {
     this.enter('readSync');
     return nodeFileSystem.readSync(fd, b, o, l, p);
   };
-  write = (fd: number, b: Uint8Array, o: number, l: number, p: number) => this.run('write', () => nodeFileSystem.write(fd, b, o, l, p));
+  write = async (fd: number, b: Uint8Array, o: number, l: number, p: number) => {
+    await this.run('write', () => nodeFileSystem.write(fd, b, o, l, p));
+    if (this.dsyncFds.has(fd)) this.syncedWrites++;
+  };
+
+  /** Durable points so far: fdatasyncs plus O_DSYNC writes. */
+  get syncs(): number {
+    return (this.calls.datasync ?? 0) + this.syncedWrites;
+  }
   datasync = (fd: number) => this.run('datasync', () => nodeFileSystem.datasync(fd));
   truncate = (fd: number, l: number) => this.run('truncate', () => nodeFileSystem.truncate(fd, l));
   size = (fd: number) => this.run('size', () => nodeFileSystem.size(fd));
   rename = (a: string, b: string) => this.run('rename', () => nodeFileSystem.rename(a, b));
+  link = (a: string, b: string) => this.run('link', () => nodeFileSystem.link(a, b));
   unlink = (p: string) => this.run('unlink', () => nodeFileSystem.unlink(p));
   syncDir = (p: string) => this.run('syncDir', () => nodeFileSystem.syncDir(p));
   readdir = (p: string) => this.run('readdir', () => nodeFileSystem.readdir(p));

@@ -1,0 +1,152 @@
+/**
+ * `npm run bench`: kvcask's own figures on N random 16-byte keys with 100-byte
+ * values (N = 1,000,000 unless KVCASK_BENCH_KEYS says otherwise). Every task
+ * runs in ROUNDS rounds of tinybench and the median round is reported.
+ * Results go to stdout as a table and to bench/results/store-<date>.json.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Bench } from 'tinybench';
+import { open, type Store } from '../lib/index.js';
+
+const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 1_000_000);
+const ROUNDS = Number(process.env.KVCASK_BENCH_ROUNDS ?? 3);
+const TIME_MS = Number(process.env.KVCASK_BENCH_TIME ?? 1000);
+const VALUE_SIZE = 100;
+const READS_PER_CALL = 1000;
+
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function fill(random: () => number, length: number): Buffer {
+  const bytes = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) bytes[i] = Math.floor(random() * 256);
+  return bytes;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+
+interface Figure {
+  name: string;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/**
+ * Runs `fn` under tinybench ROUNDS times. `opsPerCall` operations happen in
+ * each call; with `concurrency` that many calls are in flight at once, and
+ * throughput is counted from wall time, since latency samples then overlap.
+ */
+async function measure(name: string, fn: () => unknown, opsPerCall = 1, concurrency = 1): Promise<Figure> {
+  const rounds: Figure[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const bench =
+      concurrency > 1
+        ? new Bench({ time: TIME_MS, warmupTime: 100, concurrency: 'task', threshold: concurrency, iterations: 0 })
+        : new Bench({ time: TIME_MS, warmupTime: 100 });
+    bench.add(name, fn as () => Promise<void>);
+    const started = performance.now();
+    await bench.run();
+    const elapsed = performance.now() - started;
+    const task = bench.tasks[0];
+    const result = task.result;
+    if (result.state !== 'completed') throw new Error(`${name}: ${result.state} ${'error' in result ? String(result.error) : ''}`);
+    const opsPerSec = concurrency > 1 ? (task.runs * opsPerCall * 1000) / elapsed : (opsPerCall * 1000) / result.latency.p50;
+    rounds.push({ name, opsPerSec, p50Ms: result.latency.p50 / opsPerCall, p99Ms: (result.latency.p99 ?? NaN) / opsPerCall });
+  }
+  return {
+    name,
+    opsPerSec: median(rounds.map((r) => r.opsPerSec)),
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+  };
+}
+
+async function load(dir: string, keys: Buffer[], value: Buffer): Promise<number> {
+  const db = await open(dir, { sync: 'none' });
+  const started = performance.now();
+  const chunk = 10_000;
+  for (let i = 0; i < keys.length; i += chunk) {
+    const writes: Promise<void>[] = [];
+    for (let j = i; j < Math.min(keys.length, i + chunk); j++) writes.push(db.set(keys[j], value));
+    await Promise.all(writes);
+  }
+  await db.close();
+  return (keys.length * 1000) / (performance.now() - started);
+}
+
+async function main(): Promise<void> {
+  const random = prng(42);
+  const keys = Array.from({ length: KEYS }, () => fill(random, 16));
+  const missing = Array.from({ length: 100_000 }, () => fill(random, 16));
+  const value = fill(random, VALUE_SIZE);
+  const root = mkdtempSync(join(tmpdir(), 'kvcask-bench-'));
+  const dir = join(root, 'store');
+  const figures: Figure[] = [];
+  const notes: Record<string, number> = {};
+  try {
+    notes.bulkLoadOpsPerSec = await load(dir, keys, value);
+    gc();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const rssBefore = process.memoryUsage().rss;
+    const openStarted = performance.now();
+    const db: Store = await open(dir, { sync: 'always' });
+    notes.openMs = performance.now() - openStarted;
+    gc();
+    notes.indexHeapBytesPerKey = (process.memoryUsage().heapUsed - heapBefore) / KEYS;
+    notes.indexRssBytesPerKey = (process.memoryUsage().rss - rssBefore) / KEYS;
+    notes.indexEstimateBytesPerKey = db.stats().indexMemoryBytes / KEYS;
+
+    let cursor = 0;
+    const nextKey = () => keys[(cursor = (cursor + 7919) % KEYS)];
+    figures.push(await measure('getSync hit', () => {
+      for (let i = 0; i < READS_PER_CALL; i++) db.getSync(nextKey());
+    }, READS_PER_CALL));
+    figures.push(await measure('get hit (async)', async () => {
+      for (let i = 0; i < READS_PER_CALL; i++) await db.get(nextKey());
+    }, READS_PER_CALL));
+    let missCursor = 0;
+    figures.push(await measure('getSync miss', () => {
+      for (let i = 0; i < READS_PER_CALL; i++) db.getSync(missing[(missCursor = (missCursor + 1) % missing.length)]);
+    }, READS_PER_CALL));
+    figures.push(await measure('getMany of 100', () => db.getMany(Array.from({ length: 100 }, nextKey)), 100));
+    const sorted = [...keys].sort(Buffer.compare);
+    figures.push(await measure('range of 10,000', async () => {
+      let n = 0;
+      for await (const _ of db.range({ gte: sorted[Math.floor(random() * (KEYS - 10_000))], limit: 10_000 })) n++;
+      if (n !== 10_000) throw new Error(`range returned ${n}`);
+    }));
+    figures.push(await measure('set durable, 1 writer', () => db.set(nextKey(), value)));
+    figures.push(await measure('set durable, 64 writers', () => db.set(nextKey(), value), 1, 64));
+    await db.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  console.log(`kvcask ${KEYS.toLocaleString('en')} keys of 16 B, values of ${VALUE_SIZE} B; ${machine.cpus} cores, Node ${machine.node}`);
+  console.log(`bulk load (sync: 'none'): ${Math.round(notes.bulkLoadOpsPerSec).toLocaleString('en')} ops/s; open: ${notes.openMs.toFixed(0)} ms`);
+  console.log(
+    `index memory per key: heap ${notes.indexHeapBytesPerKey.toFixed(1)} B, RSS ${notes.indexRssBytesPerKey.toFixed(1)} B, stats() estimate ${notes.indexEstimateBytesPerKey.toFixed(1)} B`,
+  );
+  console.table(
+    figures.map((f) => ({ task: f.name, 'ops/s': Math.round(f.opsPerSec), 'p50 µs': +(f.p50Ms * 1000).toFixed(2), 'p99 µs': +(f.p99Ms * 1000).toFixed(2) })),
+  );
+  const resultsDir = new URL('../../bench/results/', import.meta.url);
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = new Date().toISOString();
+  writeFileSync(new URL(`store-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir), JSON.stringify({ date: stamp, machine, keys: KEYS, valueSize: VALUE_SIZE, rounds: ROUNDS, notes, figures }, null, 2));
+}
+
+await main();
