@@ -1,21 +1,24 @@
 /**
- * Keys travel inside the store as binary strings: one char per byte (latin1).
- * JS compares such strings in byte order and hashes them natively, so one
- * string serves as map key, sort key and the bytes written to disk. An ASCII
- * string already is its own binary string, which makes string keys free.
+ * How keys and values given by users become bytes. Keys are compared, hashed
+ * and stored as bytes; strings are encoded as UTF-8.
  */
 export type Bytes = Uint8Array | string;
 
-export function keyToBinary(key: unknown, name = 'key'): string {
-  if (typeof key === 'string') {
-    return Buffer.byteLength(key, 'utf8') === key.length ? key : Buffer.from(key, 'utf8').toString('latin1');
-  }
-  if (key instanceof Uint8Array) return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+/** The key's bytes: the caller's own array when it passed one, else its UTF-8 encoding. */
+export function keyBytes(key: unknown, name = 'key'): Uint8Array {
+  if (key instanceof Uint8Array) return key;
+  if (typeof key === 'string') return Buffer.from(key, 'utf8');
   throw new TypeError(`${name} must be a string or a Uint8Array, got ${describe(key)}`);
 }
 
-export function binaryToBuffer(key: string): Buffer {
-  return Buffer.from(key, 'latin1');
+/** A copy of the key's bytes, for keys that must outlive the caller's next change to its array. */
+export function ownedKeyBytes(key: unknown, name = 'key'): Buffer {
+  if (key instanceof Uint8Array) return Buffer.from(key);
+  return keyBytes(key, name) as Buffer;
+}
+
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Byte length of a value, checking its type. */

@@ -38,7 +38,7 @@ export function encodeHint(fileId: number, dataLength: number, records: readonly
     buffer.writeUInt32LE(record.valueLength, position + 12);
     buffer[position + 16] = record.flags;
     buffer.writeUInt16LE(record.key.length, position + 18);
-    buffer.write(record.key, position + ENTRY_HEADER_SIZE, 'latin1');
+    buffer.set(record.key, position + ENTRY_HEADER_SIZE);
     position += ENTRY_HEADER_SIZE + record.key.length;
   }
   buffer.writeUInt32LE(crc32(buffer.subarray(0, position)), position);
@@ -88,7 +88,7 @@ export function decodeHint(buffer: Buffer, fileId: number, dataLength: number, o
       offset: buffer.readUInt32LE(position + 8),
       valueLength: buffer.readUInt32LE(position + 12),
       flags: buffer[position + 16],
-      key: buffer.toString('latin1', position + ENTRY_HEADER_SIZE, position + ENTRY_HEADER_SIZE + keyLength),
+      key: buffer.subarray(position + ENTRY_HEADER_SIZE, position + ENTRY_HEADER_SIZE + keyLength),
     });
     position += ENTRY_HEADER_SIZE + keyLength;
   }

@@ -1,4 +1,4 @@
-import { SortedStringSet } from './sorted-set.js';
+import { type Bounds, SortedList, SortedStringSet } from './sorted-list.js';
 
 /** Where a value lives: data file, offset of its record, length of its value. */
 export interface Location {
@@ -7,62 +7,136 @@ export interface Location {
   valueLength: number;
 }
 
+const MAX_LOAD = 0.7;
+/** Slot fields, in one Uint32Array so that a lookup touches one cache line per key. */
+const STRIDE = 4;
+const FILE = 0;
+const OFFSET = 1;
+const VALUE_LENGTH = 2;
+const KEY_AT = 3;
+
+/** FNV-1a over the key's bytes, finished with a multiply-xorshift so that linear probing sees well-spread bits. */
+function hashOf(key: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i], 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  return (h ^ (h >>> 13)) | 0;
+}
+
 /**
- * The in-memory index: key -> slot through a hash map (point reads), keys in
- * byte order through a sorted set (ranges), and the slot's location packed in
- * typed arrays so that a live key costs no object of its own. Keys are binary
- * strings (one char per byte), so JS string order is byte order.
+ * The in-memory index. Keys live once, in a byte arena (a u16 length, then the
+ * bytes); an open-addressing hash table of (slot, hash) pairs answers point
+ * lookups with no per-key JS object, string or allocation; a sorted list of
+ * slots, compared by their bytes, answers ranges. A slot's location (file,
+ * offset, value length) sits in the typed array `slots`.
  *
  * While snapshots are open, the first change to a key records what it was
  * before, so that each snapshot keeps reading the store as of its creation.
  */
 export class Keydir {
-  private readonly slots = new Map<string, number>();
-  readonly order = new SortedStringSet();
-  fileIds = new Uint32Array(1024);
-  offsets = new Uint32Array(1024);
-  valueLengths = new Uint32Array(1024);
+  slots = new Uint32Array(STRIDE * 1024);
+  private table = new Int32Array(2 * 1024);
+  private mask = 1023;
+  private count = 0;
+  private arena = Buffer.allocUnsafe(64 * 1024);
+  private arenaUsed = 0;
+  private arenaGarbage = 0;
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
-  private keyBytes = 0;
+  /** Keys that are not in the index but that `order` must compare against: slot -1 - i is probes[i]. */
+  private probes: Uint8Array[] = [];
+  readonly order = new SortedList<number>((a, b) => this.compareSlots(a, b));
   private readonly snapshots = new Set<Snapshot>();
 
   get size(): number {
-    return this.slots.size;
+    return this.count;
   }
 
-  /** The slot of a live key, or undefined; the hot path of every read. */
-  slotOf(key: string): number | undefined {
-    return this.slots.get(key);
-  }
-
-  locationOf(key: string): Location | null {
-    const slot = this.slots.get(key);
-    return slot === undefined ? null : { fileId: this.fileIds[slot], offset: this.offsets[slot], valueLength: this.valueLengths[slot] };
-  }
-
-  put(key: string, fileId: number, offset: number, valueLength: number): void {
-    if (this.snapshots.size !== 0) this.remember(key);
-    let slot = this.slots.get(key);
-    if (slot === undefined) {
-      slot = this.allocateSlot();
-      this.slots.set(key, slot);
-      this.order.add(key);
-      this.keyBytes += key.length;
+  /** The slot of a live key, or -1; the hot path of every read. */
+  find(key: Uint8Array): number {
+    const hash = hashOf(key);
+    const table = this.table;
+    for (let i = hash & this.mask; ; i = (i + 1) & this.mask) {
+      const entry = table[2 * i];
+      if (entry === 0) return -1;
+      if (table[2 * i + 1] === hash && this.keyEquals(entry - 1, key)) return entry - 1;
     }
-    this.fileIds[slot] = fileId;
-    this.offsets[slot] = offset;
-    this.valueLengths[slot] = valueLength;
   }
 
-  remove(key: string): void {
-    const slot = this.slots.get(key);
-    if (slot === undefined) return;
+  fileOf(slot: number): number {
+    return this.slots[slot * STRIDE + FILE];
+  }
+
+  offsetOf(slot: number): number {
+    return this.slots[slot * STRIDE + OFFSET];
+  }
+
+  valueLengthOf(slot: number): number {
+    return this.slots[slot * STRIDE + VALUE_LENGTH];
+  }
+
+  keyLengthOf(slot: number): number {
+    const at = this.slots[slot * STRIDE + KEY_AT];
+    return this.arena[at] | (this.arena[at + 1] << 8);
+  }
+
+  /** A copy of the slot's key. */
+  keyOf(slot: number): Buffer {
+    const at = this.slots[slot * STRIDE + KEY_AT] + 2;
+    return Buffer.from(this.arena.subarray(at, at + this.keyLengthOf(slot)));
+  }
+
+  locationOf(key: Uint8Array): Location | null {
+    const slot = this.find(key);
+    return slot < 0 ? null : this.locationAt(slot);
+  }
+
+  locationAt(slot: number): Location {
+    const at = slot * STRIDE;
+    return { fileId: this.slots[at + FILE], offset: this.slots[at + OFFSET], valueLength: this.slots[at + VALUE_LENGTH] };
+  }
+
+  put(key: Uint8Array, fileId: number, offset: number, valueLength: number): void {
     if (this.snapshots.size !== 0) this.remember(key);
-    this.slots.delete(key);
-    this.order.delete(key);
+    let slot = this.find(key);
+    if (slot < 0) slot = this.insert(key);
+    const at = slot * STRIDE;
+    this.slots[at + FILE] = fileId;
+    this.slots[at + OFFSET] = offset;
+    this.slots[at + VALUE_LENGTH] = valueLength;
+  }
+
+  remove(key: Uint8Array): void {
+    const hash = hashOf(key);
+    const table = this.table;
+    let i = hash & this.mask;
+    for (; ; i = (i + 1) & this.mask) {
+      const entry = table[2 * i];
+      if (entry === 0) return;
+      if (table[2 * i + 1] === hash && this.keyEquals(entry - 1, key)) break;
+    }
+    if (this.snapshots.size !== 0) this.remember(key);
+    const slot = table[2 * i] - 1;
+    this.order.delete(slot);
+    this.unlinkEntry(i);
+    this.arenaGarbage += 2 + key.length;
     this.freeSlots.push(slot);
-    this.keyBytes -= key.length;
+    this.count--;
+    if (this.arenaGarbage > 1 << 20 && this.arenaGarbage > this.arenaUsed >> 1) this.compactArena();
+  }
+
+  /** Collects up to `max` slots in key order within bounds, after `after`. */
+  collect(out: number[], max: number, bounds: Bounds<Uint8Array>, reverse: boolean, after?: Uint8Array): number {
+    const probes: Uint8Array[] = [];
+    const probe = (key: Uint8Array | undefined) => (key === undefined ? undefined : -1 - (probes.push(key) - 1));
+    const slotBounds: Bounds<number> = { gt: probe(bounds.gt), gte: probe(bounds.gte), lt: probe(bounds.lt), lte: probe(bounds.lte) };
+    const afterProbe = probe(after);
+    this.probes = probes;
+    try {
+      return this.order.collect(out, max, slotBounds, reverse, afterProbe);
+    } finally {
+      this.probes = [];
+    }
   }
 
   /** Opens a view of the index as it is now; release it when done, or writes keep paying for it. */
@@ -77,44 +151,154 @@ export class Keydir {
     this.snapshots.delete(snapshot);
   }
 
-  /**
-   * An estimate of the index's memory: the typed arrays exactly, plus per key
-   * the key's bytes and the measured overhead of the map and the sorted set
-   * (see docs/performance.md for how it was measured).
-   */
+  /** Bytes held by the index: its typed arrays and arena exactly, plus the sorted list's references. */
   memoryBytes(): number {
-    return this.fileIds.byteLength * 3 + this.keyBytes + this.slots.size * PER_KEY_OVERHEAD;
+    return this.slots.byteLength + this.table.byteLength + this.arena.length + this.count * ORDER_BYTES_PER_KEY;
   }
 
-  private remember(key: string): void {
+  private remember(key: Uint8Array): void {
     const before = this.locationOf(key);
-    for (const snapshot of this.snapshots) snapshot.record(key, before);
+    const text = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+    for (const snapshot of this.snapshots) snapshot.record(text, before);
+  }
+
+  private keyEquals(slot: number, key: Uint8Array): boolean {
+    const arena = this.arena;
+    const at = this.slots[slot * STRIDE + KEY_AT];
+    if ((arena[at] | (arena[at + 1] << 8)) !== key.length) return false;
+    for (let i = 0, j = at + 2; i < key.length; i++, j++) if (arena[j] !== key[i]) return false;
+    return true;
+  }
+
+  private compareSlots(a: number, b: number): number {
+    let left: Uint8Array;
+    let leftAt = 0;
+    let leftLength: number;
+    let right: Uint8Array;
+    let rightAt = 0;
+    let rightLength: number;
+    if (a >= 0) {
+      left = this.arena;
+      leftAt = this.slots[a * STRIDE + KEY_AT];
+      leftLength = left[leftAt] | (left[leftAt + 1] << 8);
+      leftAt += 2;
+    } else {
+      left = this.probes[-1 - a];
+      leftLength = left.length;
+    }
+    if (b >= 0) {
+      right = this.arena;
+      rightAt = this.slots[b * STRIDE + KEY_AT];
+      rightLength = right[rightAt] | (right[rightAt + 1] << 8);
+      rightAt += 2;
+    } else {
+      right = this.probes[-1 - b];
+      rightLength = right.length;
+    }
+    const common = Math.min(leftLength, rightLength);
+    for (let i = 0; i < common; i++) {
+      const difference = left[leftAt + i] - right[rightAt + i];
+      if (difference !== 0) return difference;
+    }
+    return leftLength - rightLength;
+  }
+
+  private insert(key: Uint8Array): number {
+    if (this.count + 1 > (this.mask + 1) * MAX_LOAD) this.growTable();
+    const slot = this.allocateSlot();
+    this.slots[slot * STRIDE + KEY_AT] = this.storeKey(key);
+    const hash = hashOf(key);
+    let i = hash & this.mask;
+    while (this.table[2 * i] !== 0) i = (i + 1) & this.mask;
+    this.table[2 * i] = slot + 1;
+    this.table[2 * i + 1] = hash;
+    this.count++;
+    this.order.add(slot);
+    return slot;
+  }
+
+  /** Backward-shift deletion: keeps every probe chain unbroken without tombstones. */
+  private unlinkEntry(hole: number): void {
+    const table = this.table;
+    const mask = this.mask;
+    let i = hole;
+    for (let j = (i + 1) & mask; table[2 * j] !== 0; j = (j + 1) & mask) {
+      const home = table[2 * j + 1] & mask;
+      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (stays) continue;
+      table[2 * i] = table[2 * j];
+      table[2 * i + 1] = table[2 * j + 1];
+      i = j;
+    }
+    table[2 * i] = 0;
+    table[2 * i + 1] = 0;
+  }
+
+  private growTable(): void {
+    const old = this.table;
+    this.table = new Int32Array(old.length * 2);
+    this.mask = this.table.length / 2 - 1;
+    for (let e = 0; e < old.length; e += 2) {
+      if (old[e] === 0) continue;
+      let i = old[e + 1] & this.mask;
+      while (this.table[2 * i] !== 0) i = (i + 1) & this.mask;
+      this.table[2 * i] = old[e];
+      this.table[2 * i + 1] = old[e + 1];
+    }
+  }
+
+  private storeKey(key: Uint8Array): number {
+    if (this.arenaUsed + 2 + key.length > this.arena.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.arenaUsed + 2 + key.length));
+      this.arena.copy(bigger, 0, 0, this.arenaUsed);
+      this.arena = bigger;
+    }
+    const at = this.arenaUsed;
+    this.arena[at] = key.length & 0xff;
+    this.arena[at + 1] = key.length >>> 8;
+    this.arena.set(key, at + 2);
+    this.arenaUsed += 2 + key.length;
+    return at;
+  }
+
+  /** Drops the bytes of removed keys once they make up half the arena. */
+  private compactArena(): void {
+    const old = this.arena;
+    const fresh = Buffer.allocUnsafe(Math.max(64 * 1024, this.arenaUsed - this.arenaGarbage));
+    let used = 0;
+    for (let e = 0; e < this.table.length; e += 2) {
+      if (this.table[e] === 0) continue;
+      const slot = this.table[e] - 1;
+      const at = this.slots[slot * STRIDE + KEY_AT];
+      const size = 2 + (old[at] | (old[at + 1] << 8));
+      old.copy(fresh, used, at, at + size);
+      this.slots[slot * STRIDE + KEY_AT] = used;
+      used += size;
+    }
+    this.arena = fresh;
+    this.arenaUsed = used;
+    this.arenaGarbage = 0;
   }
 
   private allocateSlot(): number {
     const reused = this.freeSlots.pop();
     if (reused !== undefined) return reused;
-    if (this.nextSlot === this.fileIds.length) {
-      const grow = (array: Uint32Array) => {
-        const bigger = new Uint32Array(array.length * 2);
-        bigger.set(array);
-        return bigger;
-      };
-      this.fileIds = grow(this.fileIds);
-      this.offsets = grow(this.offsets);
-      this.valueLengths = grow(this.valueLengths);
+    if ((this.nextSlot + 1) * STRIDE > this.slots.length) {
+      const bigger = new Uint32Array(this.slots.length * 2);
+      bigger.set(this.slots);
+      this.slots = bigger;
     }
     return this.nextSlot++;
   }
 }
 
-/** Map entry, string header and sorted-set reference per key, measured by bench/keydir-memory. */
-const PER_KEY_OVERHEAD = 80;
+/** A slot number in a sorted chunk (a small integer in a packed array), measured in bench/store. */
+const ORDER_BYTES_PER_KEY = 8;
 
 /**
  * A point-in-time view of a Keydir. It holds, for each key changed since it
- * was taken, the location it had then (null: absent then), ordered so that a
- * range can merge them with the live keys.
+ * was taken, the location it had then (null: absent then), keyed and ordered
+ * by the key's binary string, so that a range can merge them with the live keys.
  */
 export class Snapshot {
   readonly changed = new Map<string, Location | null>();
@@ -133,7 +317,7 @@ export class Snapshot {
   /** The key's location as of the snapshot, or null when it did not exist then. */
   locationOf(key: string): Location | null {
     const before = this.changed.get(key);
-    return before === undefined ? this.keydir.locationOf(key) : before;
+    return before === undefined ? this.keydir.locationOf(Buffer.from(key, 'latin1')) : before;
   }
 
   release(): void {

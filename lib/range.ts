@@ -1,6 +1,6 @@
-import { type Bytes, describe, keyToBinary } from './encoding.js';
-import type { Location, Snapshot } from './keydir.js';
-import type { Bounds } from './sorted-set.js';
+import { type Bytes, describe, ownedKeyBytes } from './encoding.js';
+import type { Snapshot } from './keydir.js';
+import type { Bounds } from './sorted-list.js';
 
 export interface RangeOptions {
   gt?: Bytes;
@@ -17,38 +17,43 @@ export interface RangeOptions {
 }
 
 export interface ResolvedRange {
-  bounds: Bounds;
+  bounds: Bounds<Buffer>;
+  /** The same bounds as binary strings (one char per byte), for the keys a snapshot tracks. */
+  textBounds: Bounds<string>;
   limit: number;
   reverse: boolean;
   signal: AbortSignal | undefined;
 }
 
-/** The smallest binary string greater than every string that starts with `prefix`, or undefined if none is. */
-function prefixEnd(prefix: string): string | undefined {
+/** The smallest key greater than every key that starts with `prefix`, or undefined if there is none. */
+function prefixEnd(prefix: Buffer): Buffer | undefined {
   let end = prefix.length;
-  while (end > 0 && prefix.charCodeAt(end - 1) === 0xff) end--;
+  while (end > 0 && prefix[end - 1] === 0xff) end--;
   if (end === 0) return undefined;
-  return prefix.slice(0, end - 1) + String.fromCharCode(prefix.charCodeAt(end - 1) + 1);
+  const bound = Buffer.from(prefix.subarray(0, end));
+  bound[end - 1]++;
+  return bound;
 }
 
-function tighterLower(a: string | undefined, b: string | undefined): string | undefined {
-  return a === undefined ? b : b === undefined ? a : a > b ? a : b;
+function tighterLower(a: Buffer | undefined, b: Buffer | undefined): Buffer | undefined {
+  return a === undefined ? b : b === undefined ? a : Buffer.compare(a, b) > 0 ? a : b;
 }
 
-function tighterUpper(a: string | undefined, b: string | undefined): string | undefined {
-  return a === undefined ? b : b === undefined ? a : a < b ? a : b;
+function tighterUpper(a: Buffer | undefined, b: Buffer | undefined): Buffer | undefined {
+  return a === undefined ? b : b === undefined ? a : Buffer.compare(a, b) < 0 ? a : b;
 }
 
 export function resolveRange(options: unknown): ResolvedRange {
-  if (options === undefined) return { bounds: {}, limit: Infinity, reverse: false, signal: undefined };
-  if (typeof options !== 'object' || options === null) throw new TypeError(`range options must be an object, got ${describe(options)}`);
-  const given = options as RangeOptions;
-  const bounds: Bounds = {};
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new TypeError(`range options must be an object, got ${describe(options)}`);
+  }
+  const given = (options ?? {}) as RangeOptions;
+  const bounds: Bounds<Buffer> = {};
   for (const name of ['gt', 'gte', 'lt', 'lte'] as const) {
-    if (given[name] !== undefined) bounds[name] = keyToBinary(given[name], name);
+    if (given[name] !== undefined) bounds[name] = ownedKeyBytes(given[name], name);
   }
   if (given.prefix !== undefined) {
-    const prefix = keyToBinary(given.prefix, 'prefix');
+    const prefix = ownedKeyBytes(given.prefix, 'prefix');
     bounds.gte = tighterLower(bounds.gte, prefix);
     bounds.lt = tighterUpper(bounds.lt, prefixEnd(prefix));
   }
@@ -59,40 +64,45 @@ export function resolveRange(options: unknown): ResolvedRange {
   }
   if (given.reverse !== undefined && typeof given.reverse !== 'boolean') throw new TypeError('reverse must be a boolean');
   if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
-  return { bounds, limit, reverse: given.reverse === true, signal: given.signal };
+  const textBounds: Bounds<string> = {};
+  for (const name of ['gt', 'gte', 'lt', 'lte'] as const) if (bounds[name]) textBounds[name] = bounds[name].toString('latin1');
+  return { bounds, textBounds, limit, reverse: given.reverse === true, signal: given.signal };
+}
+
+/** One page of a range: keys and, per key, file id, offset and value length (file id -1: deleted since the snapshot). */
+export interface Page {
+  keys: Buffer[];
+  locations: number[];
 }
 
 /**
- * The next up to `max` keys of a range as seen by `snapshot`, after `after`,
- * with their locations. The live keys and the keys changed since the
- * snapshot are merged, and the page stops where either list might be missing
- * keys, so that no key is skipped.
+ * Appends to `page` the next up to `max` keys of a range as seen by
+ * `snapshot`, after `after`. Keys changed since the snapshot are merged with
+ * the live keys, and the page stops where either list might be missing keys,
+ * so that no key is skipped.
  */
-export function nextPage(
-  snapshot: Snapshot,
-  range: ResolvedRange,
-  after: string | undefined,
-  max: number,
-  keys: string[],
-  locations: Location[],
-): void {
-  const live: string[] = [];
-  snapshot.keydir.order.collect(live, max, range.bounds, range.reverse, after);
-  let candidates = live;
-  if (snapshot.changedOrder.size > 0) {
-    const changed: string[] = [];
-    snapshot.changedOrder.collect(changed, max, range.bounds, range.reverse, after);
-    candidates = mergeSorted(live, changed, live.length === max, changed.length === max, range.reverse);
+export function nextPage(snapshot: Snapshot, range: ResolvedRange, after: Buffer | undefined, max: number, page: Page): void {
+  const keydir = snapshot.keydir;
+  const slots: number[] = [];
+  keydir.collect(slots, max, range.bounds, range.reverse, after);
+  if (snapshot.changedOrder.size === 0) {
+    for (const slot of slots) {
+      page.keys.push(keydir.keyOf(slot));
+      page.locations.push(keydir.fileOf(slot), keydir.offsetOf(slot), keydir.valueLengthOf(slot));
+    }
+    return;
   }
-  for (const key of candidates) {
-    // A key deleted since the snapshot still counts as progress, so that paging moves past it.
-    keys.push(key);
-    locations.push(snapshot.locationOf(key) ?? DELETED);
+  // Writes happened since the snapshot: merge, as binary strings, with the keys they changed.
+  const live = slots.map((slot) => keydir.keyOf(slot).toString('latin1'));
+  const changed: string[] = [];
+  snapshot.changedOrder.collect(changed, max, range.textBounds, range.reverse, after?.toString('latin1'));
+  for (const key of mergeSorted(live, changed, live.length === max, changed.length === max, range.reverse)) {
+    const location = snapshot.locationOf(key);
+    page.keys.push(Buffer.from(key, 'latin1'));
+    if (location === null) page.locations.push(-1, 0, 0);
+    else page.locations.push(location.fileId, location.offset, location.valueLength);
   }
 }
-
-/** Marks a key that the snapshot does not contain; callers skip it but page past it. */
-export const DELETED: Location = Object.freeze({ fileId: -1, offset: -1, valueLength: -1 });
 
 function mergeSorted(a: string[], b: string[], aFull: boolean, bFull: boolean, reverse: boolean): string[] {
   const before = (x: string, y: string) => (reverse ? x > y : x < y);

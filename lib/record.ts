@@ -73,16 +73,15 @@ export function recordSize(keyLength: number, valueLength: number): number {
 }
 
 /**
- * Encodes one record at `position`. The key arrives as a binary string (one
- * char per byte) and the value as bytes or a UTF-8 string, so that neither is
- * copied into a temporary buffer on the way to disk.
+ * Encodes one record at `position`. A string value is encoded straight into
+ * the buffer, never through a temporary one.
  */
 export function writeRecord(
   buffer: Buffer,
   position: number,
   seq: number,
   flags: number,
-  key: string,
+  key: Uint8Array,
   value: Uint8Array | string | null,
   valueLength: number,
 ): number {
@@ -93,7 +92,7 @@ export function writeRecord(
   buffer.writeUInt16LE(key.length, position + 14);
   buffer.writeUInt32LE(valueLength, position + 16);
   const keyStart = position + RECORD_HEADER_SIZE;
-  buffer.write(key, keyStart, key.length, 'latin1');
+  buffer.set(key, keyStart);
   const valueStart = keyStart + key.length;
   if (typeof value === 'string') buffer.write(value, valueStart, valueLength, 'utf8');
   else if (value !== null) buffer.set(value, valueStart);
@@ -129,4 +128,10 @@ export function recordKeyLength(buffer: Buffer, position: number): number {
 
 export function recordValueLength(buffer: Buffer, position: number): number {
   return buffer.readUInt32LE(position + 16);
+}
+
+/** A view of the record's key bytes (valid as long as `buffer` is). */
+export function recordKey(buffer: Buffer, position: number): Buffer {
+  const start = position + RECORD_HEADER_SIZE;
+  return buffer.subarray(start, start + recordKeyLength(buffer, position));
 }

@@ -32,8 +32,8 @@ export function parseFileName(name: string): { id: number; kind: 'data' | 'hint'
 }
 
 export interface ScannedRecord {
-  /** The key as a binary string, one char per byte. */
-  key: string;
+  /** The key's bytes; a view valid only during the callback that receives it. */
+  key: Buffer;
   offset: number;
   seq: number;
   flags: number;
@@ -158,7 +158,7 @@ export async function scanDataFile(
       const keyLength = recordKeyLength(buffer, cursor);
       const valueLength = recordValueLength(buffer, cursor);
       onRecord({
-        key: buffer.toString('latin1', cursor + RECORD_HEADER_SIZE, cursor + RECORD_HEADER_SIZE + keyLength),
+        key: buffer.subarray(cursor + RECORD_HEADER_SIZE, cursor + RECORD_HEADER_SIZE + keyLength),
         offset: base + cursor,
         seq: recordSeq(buffer, cursor),
         flags: recordFlags(buffer, cursor),

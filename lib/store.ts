@@ -1,12 +1,12 @@
 import { resolve as resolvePath } from 'node:path';
-import { type Bytes, binaryToBuffer, describe, keyToBinary, valueLength } from './encoding.js';
+import { type Bytes, describe, keyBytes, ownedKeyBytes, valueLength } from './encoding.js';
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
 import { readHint, writeHint } from './hint.js';
-import { Keydir, type Location } from './keydir.js';
+import { Keydir } from './keydir.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions, type SyncMode } from './options.js';
-import { DELETED, nextPage, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
+import { nextPage, type Page, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
 import {
   checkFileHeader,
   checkRecord,
@@ -17,6 +17,7 @@ import {
   MAX_FILE_SIZE,
   RECORD_HEADER_SIZE,
   recordFlags,
+  recordKey,
   recordSize,
 } from './record.js';
 import { type DataFile, dataFileName, hintFileName, newDataFile, parseFileName, type ScannedRecord, scanDataFile } from './segment.js';
@@ -67,8 +68,9 @@ export interface Stats {
 
 const RANGE_PAGE = 256;
 
-function sameKey(record: Buffer, key: string): boolean {
-  for (let i = 0; i < key.length; i++) if (record[RECORD_HEADER_SIZE + i] !== key.charCodeAt(i)) return false;
+function sameKey(record: Buffer, key: Uint8Array): boolean {
+  if (record.readUInt16LE(14) !== key.length) return false;
+  for (let i = 0; i < key.length; i++) if (record[RECORD_HEADER_SIZE + i] !== key[i]) return false;
   return true;
 }
 
@@ -97,13 +99,13 @@ export class Store {
 
   /** Stores `value` under `key`. Readable at once; the promise resolves once durable as the sync option says. */
   set(key: Bytes, value: Bytes): Promise<void> {
-    const binaryKey = keyToBinary(key);
+    const bytes = keyBytes(key);
     const length = valueLength(value);
     try {
-      this.checkWritable(binaryKey, length);
-      const group = this.writer.reserve(recordSize(binaryKey.length, length));
-      const offset = group.append(this.seq++, 0, binaryKey, value, length);
-      this.point(group, binaryKey, offset, length);
+      this.checkWritable(bytes, length);
+      const group = this.writer.reserve(recordSize(bytes.length, length));
+      const offset = group.append(this.seq++, 0, bytes, value, length);
+      this.point(group, bytes, offset, length);
       return this.writer.commit(group);
     } catch (err) {
       return Promise.reject(err);
@@ -112,13 +114,13 @@ export class Store {
 
   /** Deletes `key` by appending a tombstone. Deleting a missing key is a no-op that resolves at once. */
   delete(key: Bytes): Promise<void> {
-    const binaryKey = keyToBinary(key);
+    const bytes = keyBytes(key);
     try {
-      this.checkWritable(binaryKey, 0);
-      if (this.keydir.slotOf(binaryKey) === undefined) return Promise.resolve();
-      const group = this.writer.reserve(recordSize(binaryKey.length, 0));
-      group.append(this.seq++, FLAG_TOMBSTONE, binaryKey, null, 0);
-      this.unpoint(group, binaryKey);
+      this.checkWritable(bytes, 0);
+      if (this.keydir.find(bytes) < 0) return Promise.resolve();
+      const group = this.writer.reserve(recordSize(bytes.length, 0));
+      const offset = group.append(this.seq++, FLAG_TOMBSTONE, bytes, null, 0);
+      this.unpoint(group, bytes, offset);
       return this.writer.commit(group);
     } catch (err) {
       return Promise.reject(err);
@@ -128,7 +130,7 @@ export class Store {
   /** Applies every operation or, also across a crash, none: they are written as one frame. */
   batch(operations: readonly BatchOperation[]): Promise<void> {
     if (!Array.isArray(operations)) throw new TypeError(`batch() takes an array of operations, got ${describe(operations)}`);
-    const keys: string[] = [];
+    const keys: Uint8Array[] = [];
     const lengths: number[] = [];
     let total = 0;
     operations.forEach((operation, i) => {
@@ -136,7 +138,7 @@ export class Store {
       if (operation.type !== 'put' && operation.type !== 'del') {
         throw new TypeError(`operation ${i} must have type 'put' or 'del', got ${JSON.stringify((operation as { type: unknown }).type)}`);
       }
-      const key = keyToBinary(operation.key, `operation ${i} key`);
+      const key = keyBytes(operation.key, `operation ${i} key`);
       const length = operation.type === 'put' ? valueLength(operation.value) : 0;
       keys.push(key);
       lengths.push(length);
@@ -156,8 +158,8 @@ export class Store {
           this.point(group, keys[i], offset, lengths[i]);
         } else {
           // Space was reserved for it either way; a tombstone for a missing key is harmless.
-          group.append(this.seq++, FLAG_TOMBSTONE, keys[i], null, 0);
-          this.unpoint(group, keys[i]);
+          const offset = group.append(this.seq++, FLAG_TOMBSTONE, keys[i], null, 0);
+          this.unpoint(group, keys[i], offset);
         }
       }
       return this.writer.commit(group);
@@ -166,7 +168,7 @@ export class Store {
     }
   }
 
-  private checkWritable(key: string, length: number): void {
+  private checkWritable(key: Uint8Array, length: number): void {
     if (this.closed) throw new KvcaskError(codes.CLOSED, 'the store is closed');
     if (key.length > this.options.maxKeySize) {
       throw new KvcaskError(codes.KEY_TOO_LARGE, `key of ${key.length} bytes exceeds maxKeySize (${this.options.maxKeySize})`);
@@ -178,51 +180,51 @@ export class Store {
   }
 
   /** Points the index at a new record, remembering the old pointer in case the group fails. */
-  private point(group: Group, key: string, offset: number, length: number): void {
-    this.rememberForUndo(group, key);
+  private point(group: Group, key: Uint8Array, offset: number, length: number): void {
+    this.rememberForUndo(group, key, offset);
     this.retire(key);
     this.keydir.put(key, group.file.id, offset, length);
     group.file.liveBytes += recordSize(key.length, length);
     group.file.liveKeys++;
   }
 
-  private unpoint(group: Group, key: string): void {
-    this.rememberForUndo(group, key);
+  private unpoint(group: Group, key: Uint8Array, offset: number): void {
+    this.rememberForUndo(group, key, offset);
     this.retire(key);
     this.keydir.remove(key);
   }
 
-  private rememberForUndo(group: Group, key: string): void {
-    const slot = this.keydir.slotOf(key);
-    group.undoKeys.push(key);
-    if (slot === undefined) group.undoLocations.push(-1, 0, 0);
-    else group.undoLocations.push(this.keydir.fileIds[slot], this.keydir.offsets[slot], this.keydir.valueLengths[slot]);
+  private rememberForUndo(group: Group, key: Uint8Array, offset: number): void {
+    const slot = this.keydir.find(key);
+    const position = offset - group.start;
+    if (slot < 0) group.undo.push(position, -1, 0, 0);
+    else group.undo.push(position, this.keydir.fileOf(slot), this.keydir.offsetOf(slot), this.keydir.valueLengthOf(slot));
   }
 
   /** The key's current record, if any, stops being live. */
-  private retire(key: string): void {
-    const slot = this.keydir.slotOf(key);
-    if (slot === undefined) return;
-    const file = this.files.get(this.keydir.fileIds[slot]);
+  private retire(key: Uint8Array): void {
+    const slot = this.keydir.find(key);
+    if (slot < 0) return;
+    const file = this.files.get(this.keydir.fileOf(slot));
     if (file) {
-      file.liveBytes -= recordSize(key.length, this.keydir.valueLengths[slot]);
+      file.liveBytes -= recordSize(key.length, this.keydir.valueLengthOf(slot));
       file.liveKeys--;
     }
   }
 
   /** @internal Called by the writer when a group failed: restores what its records replaced. */
   undo(group: Group): void {
-    const { undoKeys, undoLocations } = group;
-    for (let i = undoKeys.length - 1; i >= 0; i--) {
-      const key = undoKeys[i];
+    const { undo } = group;
+    for (let i = undo.length - 4; i >= 0; i -= 4) {
+      const key = recordKey(group.buffer, undo[i]);
       this.retire(key);
-      const fileId = undoLocations[i * 3];
+      const fileId = undo[i + 1];
       if (fileId === -1) {
         this.keydir.remove(key);
         continue;
       }
-      const length = undoLocations[i * 3 + 2];
-      this.keydir.put(key, fileId, undoLocations[i * 3 + 1], length);
+      const length = undo[i + 3];
+      this.keydir.put(key, fileId, undo[i + 2], length);
       const file = this.files.get(fileId);
       if (file) {
         file.liveBytes += recordSize(key.length, length);
@@ -235,12 +237,12 @@ export class Store {
 
   /** The value of `key`, or undefined, without a promise: the fastest read. */
   getSync(key: Bytes): Buffer | undefined {
-    const binaryKey = keyToBinary(key);
+    const bytes = keyBytes(key);
     this.checkOpen();
-    const slot = this.keydir.slotOf(binaryKey);
-    if (slot === undefined) return undefined;
+    const slot = this.keydir.find(bytes);
+    if (slot < 0) return undefined;
     const { keydir } = this;
-    return this.readValue(binaryKey, keydir.fileIds[slot], keydir.offsets[slot], keydir.valueLengths[slot]);
+    return this.readValue(bytes, keydir.fileOf(slot), keydir.offsetOf(slot), keydir.valueLengthOf(slot));
   }
 
   /**
@@ -248,13 +250,13 @@ export class Store {
    * page cache it costs about a microsecond, far less than a thread-pool hop.
    */
   get(key: Bytes): Promise<Buffer | undefined> {
-    const binaryKey = keyToBinary(key);
+    const bytes = keyBytes(key);
     try {
       this.checkOpen();
-      const slot = this.keydir.slotOf(binaryKey);
-      if (slot === undefined) return Promise.resolve(undefined);
+      const slot = this.keydir.find(bytes);
+      if (slot < 0) return Promise.resolve(undefined);
       const { keydir } = this;
-      return Promise.resolve(this.readValue(binaryKey, keydir.fileIds[slot], keydir.offsets[slot], keydir.valueLengths[slot]));
+      return Promise.resolve(this.readValue(bytes, keydir.fileOf(slot), keydir.offsetOf(slot), keydir.valueLengthOf(slot)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -262,21 +264,21 @@ export class Store {
 
   /** Whether `key` exists; answered from the index alone. */
   has(key: Bytes): boolean {
-    const binaryKey = keyToBinary(key);
+    const bytes = keyBytes(key);
     this.checkOpen();
-    return this.keydir.slotOf(binaryKey) !== undefined;
+    return this.keydir.find(bytes) >= 0;
   }
 
   /** The values of several keys, in order (undefined where missing); the disk reads run in parallel. */
   getMany(keys: readonly Bytes[]): Promise<(Buffer | undefined)[]> {
     if (!Array.isArray(keys)) throw new TypeError(`getMany() takes an array of keys, got ${describe(keys)}`);
-    const binaryKeys = keys.map((key, i) => keyToBinary(key, `key ${i}`));
+    const owned = keys.map((key, i) => ownedKeyBytes(key, `key ${i}`));
     try {
       this.checkOpen();
     } catch (err) {
       return Promise.reject(err);
     }
-    const reads = Promise.all(binaryKeys.map((key) => this.readAsync(key)));
+    const reads = Promise.all(owned.map((key) => this.readAsync(key)));
     const tracked = reads.then(
       () => {},
       () => {},
@@ -286,23 +288,27 @@ export class Store {
     return reads;
   }
 
-  private async readAsync(key: string): Promise<Buffer | undefined> {
-    const location = this.keydir.locationOf(key);
-    if (location === null) return undefined;
-    const file = this.files.get(location.fileId)!;
-    const size = recordSize(key.length, location.valueLength);
-    if (location.offset + size > file.written) return this.readValue(key, location.fileId, location.offset, location.valueLength);
+  private async readAsync(key: Uint8Array): Promise<Buffer | undefined> {
+    const slot = this.keydir.find(key);
+    if (slot < 0) return undefined;
+    const { keydir } = this;
+    const fileId = keydir.fileOf(slot);
+    const offset = keydir.offsetOf(slot);
+    const length = keydir.valueLengthOf(slot);
+    const file = this.files.get(fileId)!;
+    const size = recordSize(key.length, length);
+    if (offset + size > file.written) return this.readValue(key, fileId, offset, length);
     const record = Buffer.allocUnsafe(size);
     let read: number;
     try {
-      read = await this.fileSystem.read(file.fd, record, 0, size, location.offset);
+      read = await this.fileSystem.read(file.fd, record, 0, size, offset);
     } catch (err) {
       throw ioError('read', file.path, err);
     }
-    return this.checkedValue(record, read, key, file, location.offset);
+    return this.checkedValue(record, read, key, file, offset);
   }
 
-  private readValue(key: string, fileId: number, offset: number, length: number): Buffer {
+  private readValue(key: Uint8Array, fileId: number, offset: number, length: number): Buffer {
     const file = this.files.get(fileId)!;
     const size = recordSize(key.length, length);
     let record: Buffer;
@@ -323,7 +329,7 @@ export class Store {
   }
 
   /** A value is returned only if its record is whole, intact and belongs to the key asked for. */
-  private checkedValue(record: Buffer, read: number, key: string, file: DataFile, offset: number): Buffer {
+  private checkedValue(record: Buffer, read: number, key: Uint8Array, file: DataFile, offset: number): Buffer {
     const size = record.length;
     if (read !== size) throw corruption(`record of ${size} bytes runs past the end of the file`, file.path, offset);
     if (checkRecord(record, 0, size) !== size || (recordFlags(record, 0) & FLAG_TOMBSTONE) !== 0 || !sameKey(record, key)) {
@@ -346,28 +352,27 @@ export class Store {
     this.checkOpen();
     const snapshot = this.keydir.snapshot();
     try {
-      const keys: string[] = [];
-      const locations: Location[] = [];
-      let after: string | undefined;
+      const page: Page = { keys: [], locations: [] };
+      let after: Buffer | undefined;
       let remaining = range.limit;
       while (remaining > 0) {
         if (range.signal?.aborted) throw new KvcaskError(codes.ABORTED, 'the range was aborted', { cause: range.signal.reason });
         this.checkOpen();
-        keys.length = 0;
-        locations.length = 0;
-        nextPage(snapshot, range, after, RANGE_PAGE, keys, locations);
-        if (keys.length === 0) return;
-        after = keys[keys.length - 1];
-        // Read the page in one synchronous stretch, then hand it out.
-        const page: ([Buffer, Buffer] | Buffer)[] = [];
-        for (let i = 0; i < keys.length && page.length < remaining; i++) {
-          const location = locations[i];
-          if (location === DELETED) continue;
-          const key = binaryToBuffer(keys[i]);
-          page.push(withValues ? [key, this.readValue(keys[i], location.fileId, location.offset, location.valueLength)] : key);
+        page.keys.length = 0;
+        page.locations.length = 0;
+        nextPage(snapshot, range, after, RANGE_PAGE, page);
+        if (page.keys.length === 0) return;
+        after = page.keys[page.keys.length - 1];
+        // Read the page's values in one synchronous stretch, then hand them out.
+        const entries: ([Buffer, Buffer] | Buffer)[] = [];
+        const { keys, locations } = page;
+        for (let i = 0; i < keys.length && entries.length < remaining; i++) {
+          const fileId = locations[3 * i];
+          if (fileId === -1) continue;
+          entries.push(withValues ? [keys[i], this.readValue(keys[i], fileId, locations[3 * i + 1], locations[3 * i + 2])] : keys[i]);
         }
-        remaining -= page.length;
-        for (const entry of page) yield entry;
+        remaining -= entries.length;
+        for (const entry of entries) yield entry;
       }
     } finally {
       snapshot.release();
@@ -591,7 +596,12 @@ export class Store {
   private async writeHintFor(file: DataFile): Promise<void> {
     const newest = new Map<string, ScannedRecord>();
     const size = file.written;
-    await scanDataFile(this.fileSystem, file.fd, size, FILE_HEADER_SIZE, (record) => newest.set(record.key, record));
+    await scanDataFile(this.fileSystem, file.fd, size, FILE_HEADER_SIZE, (record) => {
+      const key = record.key.toString('latin1');
+      // Re-inserting moves the key to the end, so entries stay in file order.
+      newest.delete(key);
+      newest.set(key, { ...record, key: Buffer.from(record.key) });
+    });
     await writeHint(this.fileSystem, this.dir, hintFileName(file.id), file.id, size, [...newest.values()]);
   }
 }

@@ -20,9 +20,12 @@ export class Group {
   readonly promise: Promise<void>;
   resolve!: () => void;
   reject!: (err: unknown) => void;
-  /** What each appended key pointed to before, so that a failed group can be taken back out of the index. */
-  readonly undoKeys: string[] = [];
-  readonly undoLocations: number[] = [];
+  /**
+   * Per appended record: its position in `buffer` (where its key can be read
+   * back) and the file id (-1: absent), offset and value length its key had
+   * before, so that a failed group can be taken back out of the index.
+   */
+  readonly undo: number[] = [];
 
   constructor(
     readonly file: DataFile,
@@ -37,7 +40,7 @@ export class Group {
   }
 
   /** Encodes a record into the group; returns its offset in the data file. */
-  append(seq: number, flags: number, key: string, value: Uint8Array | string | null, valueLength: number): number {
+  append(seq: number, flags: number, key: Uint8Array, value: Uint8Array | string | null, valueLength: number): number {
     const position = this.used;
     this.used = writeRecord(this.buffer, position, seq, flags, key, value, valueLength);
     this.count++;

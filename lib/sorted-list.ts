@@ -1,51 +1,55 @@
 /**
- * Ordered set of binary strings (every char code 0..255), used as the store's ordered key index.
+ * An ordered set under a comparator, used for the store's ordered key index.
  *
- * Layout follows Python's sortedcontainers SortedList: a list of short sorted chunks plus the last key
+ * Layout follows Python's sortedcontainers SortedList: a list of short sorted chunks plus the last element
  * of each chunk. Inserting or deleting only shifts one chunk (at most 2*load entries) instead of the whole
- * key space, and a lookup is two binary searches. Because keys are latin1 renderings of bytes, plain JS
- * string comparison is byte order, so no comparator callback is needed on the hot path.
+ * set, and a lookup is two binary searches.
  */
 
-export interface Bounds {
-  gt?: string;
-  gte?: string;
-  lt?: string;
-  lte?: string;
+export interface Bounds<T = string> {
+  gt?: T;
+  gte?: T;
+  lt?: T;
+  lte?: T;
 }
 
+export type Compare<T> = (a: T, b: T) => number;
+
 /** First index whose element is >= key (arr.length if none). */
-function lowerBound(arr: readonly string[], key: string): number {
+function lowerBound<T>(arr: readonly T[], key: T, compare: Compare<T>): number {
   let lo = 0;
   let hi = arr.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (arr[mid] < key) lo = mid + 1;
+    if (compare(arr[mid], key) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
 /** First index whose element is > key (arr.length if none). */
-function upperBound(arr: readonly string[], key: string): number {
+function upperBound<T>(arr: readonly T[], key: T, compare: Compare<T>): number {
   let lo = 0;
   let hi = arr.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (arr[mid] <= key) lo = mid + 1;
+    if (compare(arr[mid], key) <= 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-export class SortedStringSet {
+export class SortedList<T> {
   private readonly load: number;
-  private chunks: string[][] = [];
-  /** maxes[i] === last key of chunks[i]; lets a seek skip whole chunks. */
-  private maxes: string[] = [];
+  private chunks: T[][] = [];
+  /** maxes[i] === last element of chunks[i]; lets a seek skip whole chunks. */
+  private maxes: T[] = [];
   private count = 0;
 
-  constructor(load = 512) {
+  constructor(
+    private readonly compare: Compare<T>,
+    load = 512,
+  ) {
     if (!Number.isInteger(load) || load < 1) throw new RangeError(`load must be a positive integer, got ${load}`);
     this.load = load;
   }
@@ -55,7 +59,7 @@ export class SortedStringSet {
   }
 
   /** Inserts key; returns false if it was already present. */
-  add(key: string): boolean {
+  add(key: T): boolean {
     const { chunks, maxes } = this;
     if (chunks.length === 0) {
       chunks.push([key]);
@@ -63,7 +67,7 @@ export class SortedStringSet {
       this.count = 1;
       return true;
     }
-    let ci = lowerBound(maxes, key);
+    let ci = lowerBound(maxes, key, this.compare);
     if (ci === chunks.length) {
       // Larger than everything: append to the last chunk, which is the common case for monotonic keys.
       ci--;
@@ -71,8 +75,8 @@ export class SortedStringSet {
       maxes[ci] = key;
     } else {
       const chunk = chunks[ci];
-      const i = lowerBound(chunk, key);
-      if (chunk[i] === key) return false;
+      const i = lowerBound(chunk, key, this.compare);
+      if (i < chunk.length && this.compare(chunk[i], key) === 0) return false;
       chunk.splice(i, 0, key);
     }
     this.count++;
@@ -81,13 +85,13 @@ export class SortedStringSet {
   }
 
   /** Removes key; returns false if it was absent. */
-  delete(key: string): boolean {
+  delete(key: T): boolean {
     const { chunks, maxes } = this;
-    const ci = lowerBound(maxes, key);
+    const ci = lowerBound(maxes, key, this.compare);
     if (ci === chunks.length) return false;
     const chunk = chunks[ci];
-    const i = lowerBound(chunk, key);
-    if (chunk[i] !== key) return false;
+    const i = lowerBound(chunk, key, this.compare);
+    if (i === chunk.length || this.compare(chunk[i], key) !== 0) return false;
     chunk.splice(i, 1);
     this.count--;
     if (chunk.length === 0) {
@@ -101,11 +105,12 @@ export class SortedStringSet {
     return true;
   }
 
-  has(key: string): boolean {
-    const ci = lowerBound(this.maxes, key);
+  has(key: T): boolean {
+    const ci = lowerBound(this.maxes, key, this.compare);
     if (ci === this.chunks.length) return false;
     const chunk = this.chunks[ci];
-    return chunk[lowerBound(chunk, key)] === key;
+    const i = lowerBound(chunk, key, this.compare);
+    return i < chunk.length && this.compare(chunk[i], key) === 0;
   }
 
   clear(): void {
@@ -122,27 +127,30 @@ export class SortedStringSet {
    * Each call seeks afresh by key rather than resuming a stored position, so paging with `after` = the last
    * key returned neither skips nor repeats keys that stay in the set across mutations between calls.
    */
-  collect(out: string[], max: number, bounds: Bounds, reverse: boolean, after?: string): number {
+  collect(out: T[], max: number, bounds: Bounds<T>, reverse: boolean, after?: T): number {
     if (!(max > 0) || this.count === 0) return 0;
 
     // Fold gt/gte (and lt/lte) into one bound each; `after` is just one more exclusive bound on the start side.
-    let lo: string | undefined;
+    const compare = this.compare;
+    let lo: T | undefined;
     let loExcl = false;
-    let hi: string | undefined;
+    let hi: T | undefined;
     let hiExcl = false;
-    const tightenLo = (k: string | undefined, excl: boolean): void => {
+    const tightenLo = (k: T | undefined, excl: boolean): void => {
       if (k === undefined) return;
-      if (lo === undefined || k > lo) {
+      const order = lo === undefined ? 1 : compare(k, lo);
+      if (order > 0) {
         lo = k;
         loExcl = excl;
-      } else if (k === lo && excl) loExcl = true;
+      } else if (order === 0 && excl) loExcl = true;
     };
-    const tightenHi = (k: string | undefined, excl: boolean): void => {
+    const tightenHi = (k: T | undefined, excl: boolean): void => {
       if (k === undefined) return;
-      if (hi === undefined || k < hi) {
+      const order = hi === undefined ? -1 : compare(k, hi);
+      if (order < 0) {
         hi = k;
         hiExcl = excl;
-      } else if (k === hi && excl) hiExcl = true;
+      } else if (order === 0 && excl) hiExcl = true;
     };
     tightenLo(bounds.gte, false);
     tightenLo(bounds.gt, true);
@@ -152,7 +160,10 @@ export class SortedStringSet {
       if (reverse) tightenHi(after, true);
       else tightenLo(after, true);
     }
-    if (lo !== undefined && hi !== undefined && (lo > hi || (lo === hi && (loExcl || hiExcl)))) return 0;
+    if (lo !== undefined && hi !== undefined) {
+      const order = compare(lo, hi);
+      if (order > 0 || (order === 0 && (loExcl || hiExcl))) return 0;
+    }
 
     const { chunks, maxes } = this;
     let n = 0;
@@ -160,15 +171,18 @@ export class SortedStringSet {
       let ci = 0;
       let i = 0;
       if (lo !== undefined) {
-        ci = loExcl ? upperBound(maxes, lo) : lowerBound(maxes, lo);
+        ci = loExcl ? upperBound(maxes, lo, this.compare) : lowerBound(maxes, lo, this.compare);
         if (ci === chunks.length) return 0;
-        i = loExcl ? upperBound(chunks[ci], lo) : lowerBound(chunks[ci], lo);
+        i = loExcl ? upperBound(chunks[ci], lo, this.compare) : lowerBound(chunks[ci], lo, this.compare);
       }
       for (; ci < chunks.length; ci++, i = 0) {
         const chunk = chunks[ci];
         for (; i < chunk.length; i++) {
           const key = chunk[i];
-          if (hi !== undefined && (key > hi || (hiExcl && key === hi))) return n;
+          if (hi !== undefined) {
+            const order = compare(key, hi);
+            if (order > 0 || (hiExcl && order === 0)) return n;
+          }
           out.push(key);
           if (++n >= max) return n;
         }
@@ -178,17 +192,20 @@ export class SortedStringSet {
       let i = chunks[ci].length - 1;
       if (hi !== undefined) {
         // First chunk that may hold keys beyond hi; everything before it is entirely within hi.
-        const c = hiExcl ? lowerBound(maxes, hi) : upperBound(maxes, hi);
+        const c = hiExcl ? lowerBound(maxes, hi, this.compare) : upperBound(maxes, hi, this.compare);
         if (c < chunks.length) {
           ci = c;
-          i = (hiExcl ? lowerBound(chunks[ci], hi) : upperBound(chunks[ci], hi)) - 1;
+          i = (hiExcl ? lowerBound(chunks[ci], hi, this.compare) : upperBound(chunks[ci], hi, this.compare)) - 1;
         }
       }
       for (;;) {
         const chunk = chunks[ci];
         for (; i >= 0; i--) {
           const key = chunk[i];
-          if (lo !== undefined && (key < lo || (loExcl && key === lo))) return n;
+          if (lo !== undefined) {
+            const order = compare(key, lo);
+            if (order < 0 || (loExcl && order === 0)) return n;
+          }
           out.push(key);
           if (++n >= max) return n;
         }
@@ -200,7 +217,7 @@ export class SortedStringSet {
   }
 
   /** Ascending iterator over all keys (for tests/debug; may be invalidated by mutation). */
-  *[Symbol.iterator](): IterableIterator<string> {
+  *[Symbol.iterator](): IterableIterator<T> {
     for (const chunk of this.chunks) yield* chunk;
   }
 
@@ -217,5 +234,14 @@ export class SortedStringSet {
     this.chunks.splice(ci, 2, merged);
     this.maxes.splice(ci, 2, merged[merged.length - 1]);
     if (merged.length > 2 * this.load) this.split(ci);
+  }
+}
+
+const compareStrings: Compare<string> = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Binary strings (one char per byte) in byte order: JS string order is byte order for them. */
+export class SortedStringSet extends SortedList<string> {
+  constructor(load?: number) {
+    super(compareStrings, load);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { SortedStringSet, type Bounds } from '../lib/sorted-set.js';
+import { SortedStringSet, type Bounds } from '../lib/sorted-list.js';
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { Keydir } from '../lib/keydir.js';
+import { randomBytes, rng } from './support/random.js';
+
+describe('keydir', () => {
+  it('agrees with a Map over random puts and removes, through table growth, deletions and arena compaction', () => {
+    const random = rng(11);
+    const keydir = new Keydir();
+    const reference = new Map<string, number>();
+    const pool = Array.from({ length: 40_000 }, () => randomBytes(random, Math.floor(random() * 40), [0, 1, 2, 0xff, 65, 66]));
+    for (let step = 0; step < 300_000; step++) {
+      const key = pool[Math.floor(random() * pool.length)];
+      const id = key.toString('hex');
+      if (random() < 0.45) {
+        keydir.remove(key);
+        reference.delete(id);
+      } else {
+        keydir.put(key, step % 7, step, key.length);
+        reference.set(id, step);
+      }
+      if (step % 50_000 === 0) expect(keydir.size).toBe(reference.size);
+    }
+    expect(keydir.size).toBe(reference.size);
+    for (const key of pool) {
+      const want = reference.get(key.toString('hex'));
+      const slot = keydir.find(key);
+      if (want === undefined) expect(slot).toBe(-1);
+      else {
+        expect(keydir.offsetOf(slot)).toBe(want);
+        expect(keydir.keyOf(slot)).toEqual(key);
+      }
+    }
+    const ordered: number[] = [];
+    keydir.collect(ordered, Infinity, {}, false);
+    const keys = ordered.map((slot) => keydir.keyOf(slot));
+    const sorted = [...reference.keys()].map((hex) => Buffer.from(hex, 'hex')).sort(Buffer.compare);
+    expect(keys).toEqual(sorted);
+  });
+
+  it('compacts its key arena after mass removal without losing the keys that remain', () => {
+    const keydir = new Keydir();
+    const keys = Array.from({ length: 100_000 }, (_, i) => Buffer.from(`key-${i}-${'x'.repeat(20)}`));
+    keys.forEach((key, i) => keydir.put(key, 1, i, 0));
+    const before = keydir.memoryBytes();
+    keys.forEach((key, i) => i % 10 !== 0 && keydir.remove(key));
+    expect(keydir.memoryBytes()).toBeLessThan(before);
+    keys.forEach((key, i) => expect(keydir.find(key) >= 0).toBe(i % 10 === 0));
+  });
+});
