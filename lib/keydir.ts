@@ -15,27 +15,37 @@ const OFFSET = 1;
 const VALUE_LENGTH = 2;
 const KEY_AT = 3;
 
+/** Table entry fields: slot + 1 (0: empty), hash, and the slot's location again, so that a read touches one cache line. */
+const ENTRY = 5;
+const E_SLOT = 0;
+const E_HASH = 1;
+const E_FILE = 2;
+const E_OFFSET = 3;
+const E_VALUE_LENGTH = 4;
+
 /** FNV-1a over the key's bytes, finished with a multiply-xorshift so that linear probing sees well-spread bits. */
-function hashOf(key: Uint8Array): number {
+export function hashOf(key: Uint8Array): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i], 0x01000193);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  return (h ^ (h >>> 13)) | 0;
+  return (h ^ (h >>> 13)) >>> 0;
 }
 
 /**
  * The in-memory index. Keys live once, in a byte arena (a u16 length, then the
- * bytes); an open-addressing hash table of (slot, hash) pairs answers point
- * lookups with no per-key JS object, string or allocation; a sorted list of
- * slots, compared by their bytes, answers ranges. A slot's location (file,
- * offset, value length) sits in the typed array `slots`.
+ * bytes); an open-addressing hash table answers point lookups with no per-key
+ * JS object, string or allocation; a sorted list of slots, compared by their
+ * bytes, answers ranges. A key's location (file, offset, value length) sits
+ * both in its table entry, so that a read touches one cache line of the index
+ * (each random memory access after a syscall is a TLB miss), and in the typed
+ * array `slots`, for ranges.
  *
  * While snapshots are open, the first change to a key records what it was
  * before, so that each snapshot keeps reading the store as of its creation.
  */
 export class Keydir {
   slots = new Uint32Array(STRIDE * 1024);
-  private table = new Int32Array(2 * 1024);
+  private table = new Uint32Array(ENTRY * 1024);
   private mask = 1023;
   private count = 0;
   private arena = Buffer.allocUnsafe(64 * 1024);
@@ -52,14 +62,48 @@ export class Keydir {
     return this.count;
   }
 
-  /** The slot of a live key, or -1; the hot path of every read. */
+  /** The slot of a live key, or -1. */
   find(key: Uint8Array): number {
+    const entry = this.findEntry(key);
+    return entry < 0 ? -1 : this.table[entry * ENTRY + E_SLOT] - 1;
+  }
+
+  /**
+   * The next table entry after `from` (-1: start) whose hash is `hash`, or -1.
+   * The hot path of reads: it touches no key bytes, so the caller must check
+   * the key it finds in the record and go on to the next candidate if it differs.
+   */
+  candidate(hash: number, from: number): number {
+    const table = this.table;
+    const mask = this.mask;
+    for (let i = from < 0 ? hash & mask : (from + 1) & mask; ; i = (i + 1) & mask) {
+      const at = i * ENTRY;
+      if (table[at + E_SLOT] === 0) return -1;
+      if (table[at + E_HASH] === hash) return i;
+    }
+  }
+
+  candidateFile(entry: number): number {
+    return this.table[entry * ENTRY + E_FILE];
+  }
+
+  candidateOffset(entry: number): number {
+    return this.table[entry * ENTRY + E_OFFSET];
+  }
+
+  candidateValueLength(entry: number): number {
+    return this.table[entry * ENTRY + E_VALUE_LENGTH];
+  }
+
+  private findEntry(key: Uint8Array): number {
     const hash = hashOf(key);
     const table = this.table;
-    for (let i = hash & this.mask; ; i = (i + 1) & this.mask) {
-      const entry = table[2 * i];
-      if (entry === 0) return -1;
-      if (table[2 * i + 1] === hash && this.keyEquals(entry - 1, key)) return entry - 1;
+    const mask = this.mask;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const at = i * ENTRY;
+      const slot = table[at + E_SLOT];
+      if (slot === 0) return -1;
+      if (table[at + E_HASH] === hash && this.keyEquals(slot - 1, key)) return i;
     }
   }
 
@@ -98,27 +142,26 @@ export class Keydir {
 
   put(key: Uint8Array, fileId: number, offset: number, valueLength: number): void {
     if (this.snapshots.size !== 0) this.remember(key);
-    let slot = this.find(key);
-    if (slot < 0) slot = this.insert(key);
+    let entry = this.findEntry(key);
+    if (entry < 0) entry = this.insert(key);
+    const slot = this.table[entry * ENTRY + E_SLOT] - 1;
     const at = slot * STRIDE;
     this.slots[at + FILE] = fileId;
     this.slots[at + OFFSET] = offset;
     this.slots[at + VALUE_LENGTH] = valueLength;
+    const e = entry * ENTRY;
+    this.table[e + E_FILE] = fileId;
+    this.table[e + E_OFFSET] = offset;
+    this.table[e + E_VALUE_LENGTH] = valueLength;
   }
 
   remove(key: Uint8Array): void {
-    const hash = hashOf(key);
-    const table = this.table;
-    let i = hash & this.mask;
-    for (; ; i = (i + 1) & this.mask) {
-      const entry = table[2 * i];
-      if (entry === 0) return;
-      if (table[2 * i + 1] === hash && this.keyEquals(entry - 1, key)) break;
-    }
+    const entry = this.findEntry(key);
+    if (entry < 0) return;
     if (this.snapshots.size !== 0) this.remember(key);
-    const slot = table[2 * i] - 1;
+    const slot = this.table[entry * ENTRY + E_SLOT] - 1;
     this.order.delete(slot);
-    this.unlinkEntry(i);
+    this.unlinkEntry(entry);
     this.arenaGarbage += 2 + key.length;
     this.freeSlots.push(slot);
     this.count--;
@@ -203,18 +246,19 @@ export class Keydir {
     return leftLength - rightLength;
   }
 
+  /** Adds a key with no location yet; returns its table entry. */
   private insert(key: Uint8Array): number {
     if (this.count + 1 > (this.mask + 1) * MAX_LOAD) this.growTable();
     const slot = this.allocateSlot();
     this.slots[slot * STRIDE + KEY_AT] = this.storeKey(key);
     const hash = hashOf(key);
     let i = hash & this.mask;
-    while (this.table[2 * i] !== 0) i = (i + 1) & this.mask;
-    this.table[2 * i] = slot + 1;
-    this.table[2 * i + 1] = hash;
+    while (this.table[i * ENTRY + E_SLOT] !== 0) i = (i + 1) & this.mask;
+    this.table[i * ENTRY + E_SLOT] = slot + 1;
+    this.table[i * ENTRY + E_HASH] = hash;
     this.count++;
     this.order.add(slot);
-    return slot;
+    return i;
   }
 
   /** Backward-shift deletion: keeps every probe chain unbroken without tombstones. */
@@ -222,28 +266,25 @@ export class Keydir {
     const table = this.table;
     const mask = this.mask;
     let i = hole;
-    for (let j = (i + 1) & mask; table[2 * j] !== 0; j = (j + 1) & mask) {
-      const home = table[2 * j + 1] & mask;
+    for (let j = (i + 1) & mask; table[j * ENTRY + E_SLOT] !== 0; j = (j + 1) & mask) {
+      const home = table[j * ENTRY + E_HASH] & mask;
       const stays = i <= j ? i < home && home <= j : i < home || home <= j;
       if (stays) continue;
-      table[2 * i] = table[2 * j];
-      table[2 * i + 1] = table[2 * j + 1];
+      table.copyWithin(i * ENTRY, j * ENTRY, j * ENTRY + ENTRY);
       i = j;
     }
-    table[2 * i] = 0;
-    table[2 * i + 1] = 0;
+    table.fill(0, i * ENTRY, i * ENTRY + ENTRY);
   }
 
   private growTable(): void {
     const old = this.table;
-    this.table = new Int32Array(old.length * 2);
-    this.mask = this.table.length / 2 - 1;
-    for (let e = 0; e < old.length; e += 2) {
-      if (old[e] === 0) continue;
-      let i = old[e + 1] & this.mask;
-      while (this.table[2 * i] !== 0) i = (i + 1) & this.mask;
-      this.table[2 * i] = old[e];
-      this.table[2 * i + 1] = old[e + 1];
+    this.table = new Uint32Array(old.length * 2);
+    this.mask = this.table.length / ENTRY - 1;
+    for (let e = 0; e < old.length; e += ENTRY) {
+      if (old[e + E_SLOT] === 0) continue;
+      let i = old[e + E_HASH] & this.mask;
+      while (this.table[i * ENTRY + E_SLOT] !== 0) i = (i + 1) & this.mask;
+      this.table.set(old.subarray(e, e + ENTRY), i * ENTRY);
     }
   }
 
@@ -266,9 +307,9 @@ export class Keydir {
     const old = this.arena;
     const fresh = Buffer.allocUnsafe(Math.max(64 * 1024, this.arenaUsed - this.arenaGarbage));
     let used = 0;
-    for (let e = 0; e < this.table.length; e += 2) {
-      if (this.table[e] === 0) continue;
-      const slot = this.table[e] - 1;
+    for (let e = 0; e < this.table.length; e += ENTRY) {
+      if (this.table[e + E_SLOT] === 0) continue;
+      const slot = this.table[e + E_SLOT] - 1;
       const at = this.slots[slot * STRIDE + KEY_AT];
       const size = 2 + (old[at] | (old[at + 1] << 8));
       old.copy(fresh, used, at, at + size);

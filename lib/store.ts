@@ -3,7 +3,7 @@ import { type Bytes, describe, keyBytes, ownedKeyBytes, valueLength } from './en
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
 import { readHint, writeHint } from './hint.js';
-import { Keydir } from './keydir.js';
+import { hashOf, Keydir } from './keydir.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions, type SyncMode } from './options.js';
 import { nextPage, type Page, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
@@ -68,7 +68,9 @@ export interface Stats {
 
 const RANGE_PAGE = 256;
 
-function sameKey(record: Buffer, key: Uint8Array): boolean {
+/** Whether `record` is whole, intact, a value (not a tombstone) and the record of `key`. */
+function recordMatches(record: Buffer, key: Uint8Array): boolean {
+  if (checkRecord(record, 0, record.length) !== record.length || (recordFlags(record, 0) & FLAG_TOMBSTONE) !== 0) return false;
   if (record.readUInt16LE(14) !== key.length) return false;
   for (let i = 0; i < key.length; i++) if (record[RECORD_HEADER_SIZE + i] !== key[i]) return false;
   return true;
@@ -239,10 +241,7 @@ export class Store {
   getSync(key: Bytes): Buffer | undefined {
     const bytes = keyBytes(key);
     this.checkOpen();
-    const slot = this.keydir.find(bytes);
-    if (slot < 0) return undefined;
-    const { keydir } = this;
-    return this.readValue(bytes, keydir.fileOf(slot), keydir.offsetOf(slot), keydir.valueLengthOf(slot));
+    return this.lookup(bytes);
   }
 
   /**
@@ -253,13 +252,34 @@ export class Store {
     const bytes = keyBytes(key);
     try {
       this.checkOpen();
-      const slot = this.keydir.find(bytes);
-      if (slot < 0) return Promise.resolve(undefined);
-      const { keydir } = this;
-      return Promise.resolve(this.readValue(bytes, keydir.fileOf(slot), keydir.offsetOf(slot), keydir.valueLengthOf(slot)));
+      return Promise.resolve(this.lookup(bytes));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * Point read by hash alone: the record read from disk says whose it is, so
+   * the index's copy of the key is never touched. On a hash collision the
+   * record names another key and the next candidate is tried.
+   */
+  private lookup(key: Uint8Array): Buffer | undefined {
+    const { keydir } = this;
+    const hash = hashOf(key);
+    for (let entry = keydir.candidate(hash, -1); entry >= 0; entry = keydir.candidate(hash, entry)) {
+      const fileId = keydir.candidateFile(entry);
+      const offset = keydir.candidateOffset(entry);
+      const file = this.files.get(fileId)!;
+      // Sized by our key's length: another key's record may not even fit, which also means it is not ours.
+      const record = this.fetchRecord(file, offset, recordSize(key.length, keydir.candidateValueLength(entry)), false);
+      if (record !== null && recordMatches(record, key)) return record.subarray(RECORD_HEADER_SIZE + key.length);
+      // Another key's record, or a damaged one of ours: only the exact index can tell which.
+      const slot = keydir.find(key);
+      if (slot >= 0 && keydir.fileOf(slot) === fileId && keydir.offsetOf(slot) === offset) {
+        throw corruption('record failed its checksum', file.path, offset);
+      }
+    }
+    return undefined;
   }
 
   /** Whether `key` exists; answered from the index alone. */
@@ -305,37 +325,40 @@ export class Store {
     } catch (err) {
       throw ioError('read', file.path, err);
     }
-    return this.checkedValue(record, read, key, file, offset);
+    if (read !== size) throw corruption(`record of ${size} bytes runs past the end of the file`, file.path, offset);
+    if (!recordMatches(record, key)) throw corruption('record failed its checksum', file.path, offset);
+    return record.subarray(RECORD_HEADER_SIZE + key.length);
   }
 
   private readValue(key: Uint8Array, fileId: number, offset: number, length: number): Buffer {
     const file = this.files.get(fileId)!;
-    const size = recordSize(key.length, length);
-    let record: Buffer;
-    let read = size;
-    if (offset + size <= file.written) {
-      record = Buffer.allocUnsafe(size);
-      try {
-        read = this.fileSystem.readSync(file.fd, record, 0, size, offset);
-      } catch (err) {
-        throw ioError('read', file.path, err);
-      }
-    } else {
-      const pending = this.writer.readPending(file, offset, size);
-      if (pending === null) throw this.writer.failure ?? corruption('record missing from the pending writes', file.path, offset);
-      record = pending;
-    }
-    return this.checkedValue(record, read, key, file, offset);
+    const record = this.fetchRecord(file, offset, recordSize(key.length, length), true);
+    if (!recordMatches(record, key)) throw corruption('record failed its checksum', file.path, offset);
+    return record.subarray(RECORD_HEADER_SIZE + key.length);
   }
 
-  /** A value is returned only if its record is whole, intact and belongs to the key asked for. */
-  private checkedValue(record: Buffer, read: number, key: Uint8Array, file: DataFile, offset: number): Buffer {
-    const size = record.length;
-    if (read !== size) throw corruption(`record of ${size} bytes runs past the end of the file`, file.path, offset);
-    if (checkRecord(record, 0, size) !== size || (recordFlags(record, 0) & FLAG_TOMBSTONE) !== 0 || !sameKey(record, key)) {
-      throw corruption('record failed its checksum', file.path, offset);
+  /**
+   * The bytes of a record: from the file, or from the pending group it waits
+   * in. When they cannot all be had, throws if `must`, else returns null.
+   */
+  private fetchRecord(file: DataFile, offset: number, size: number, must: true): Buffer;
+  private fetchRecord(file: DataFile, offset: number, size: number, must: boolean): Buffer | null;
+  private fetchRecord(file: DataFile, offset: number, size: number, must: boolean): Buffer | null {
+    if (offset + size > file.written) {
+      const pending = this.writer.readPending(file, offset, size);
+      if (pending !== null || !must) return pending;
+      throw this.writer.failure ?? corruption('record missing from the pending writes', file.path, offset);
     }
-    return record.subarray(RECORD_HEADER_SIZE + key.length);
+    const record = Buffer.allocUnsafe(size);
+    let read: number;
+    try {
+      read = this.fileSystem.readSync(file.fd, record, 0, size, offset);
+    } catch (err) {
+      throw ioError('read', file.path, err);
+    }
+    if (read === size) return record;
+    if (!must) return null;
+    throw corruption(`record of ${size} bytes runs past the end of the file`, file.path, offset);
   }
 
   /** `[key, value]` pairs in key order within the bounds, as of the moment range() was called. */
