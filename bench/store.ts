@@ -9,6 +9,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { open, type Store } from '../lib/index.js';
+import { randomBytes as fill, rng as prng } from '../test/support/random.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 1_000_000);
 const ROUNDS = Number(process.env.KVCASK_BENCH_ROUNDS ?? 3);
@@ -16,22 +17,6 @@ const TIME_MS = Number(process.env.KVCASK_BENCH_TIME ?? 1000);
 const VALUE_SIZE = 100;
 const READS_PER_CALL = 1000;
 
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function fill(random: () => number, length: number): Buffer {
-  const bytes = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) bytes[i] = Math.floor(random() * 256);
-  return bytes;
-}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const gc = () => (globalThis as { gc?: () => void }).gc?.();

@@ -25,6 +25,21 @@ async function expectSyncedOnly(dir: string, lastKeys: string[]) {
   return recovery;
 }
 
+/** A closed store of three one-record frames, the middle one ('damaged') with a flipped bit. */
+async function storeWithDamagedMiddleFrame() {
+  const dir = tempDir();
+  const db = await open(dir);
+  await db.set('before', '1');
+  const damagedAt = statSync(`${dir}/${FIRST_DATA}`).size;
+  await db.set('damaged', '2');
+  await db.set('after', '3');
+  await db.close();
+  const bytes = readFileSync(`${dir}/${FIRST_DATA}`);
+  bytes[damagedAt + 30] ^= 0x01; // inside the record of 'damaged'
+  writeFileSync(`${dir}/${FIRST_DATA}`, bytes);
+  return { dir, damagedAt };
+}
+
 describe('recovery', () => {
   it('truncates a torn last record at every byte offset and keeps every synced one', async () => {
     const { dir, before, after } = await storeEndingWith((db) => db.set('torn', 'x'.repeat(40)));
@@ -62,17 +77,8 @@ describe('recovery', () => {
   });
 
   it('skips a damaged frame in the middle, keeps the frames after it and reports where', async () => {
-    const dir = tempDir();
-    let db = await open(dir);
-    await db.set('before', '1');
-    const damagedAt = statSync(`${dir}/${FIRST_DATA}`).size;
-    await db.set('damaged', '2');
-    await db.set('after', '3');
-    await db.close();
-    const bytes = readFileSync(`${dir}/${FIRST_DATA}`);
-    bytes[damagedAt + 30] ^= 0x01; // inside the record of 'damaged'
-    writeFileSync(`${dir}/${FIRST_DATA}`, bytes);
-    db = await open(dir);
+    const { dir, damagedAt } = await storeWithDamagedMiddleFrame();
+    const db = await open(dir);
     expect(db.getSync('before')?.toString()).toBe('1');
     expect(db.getSync('damaged')).toBeUndefined();
     expect(db.getSync('after')?.toString()).toBe('3');
@@ -83,19 +89,10 @@ describe('recovery', () => {
   });
 
   it('refuses to open over mid-file damage in strict mode, naming file and offset', async () => {
-    const dir = tempDir();
-    let db = await open(dir);
-    await db.set('before', '1');
-    const damagedAt = statSync(`${dir}/${FIRST_DATA}`).size;
-    await db.set('damaged', '2');
-    await db.set('after', '3');
-    await db.close();
-    const bytes = readFileSync(`${dir}/${FIRST_DATA}`);
-    bytes[damagedAt + 30] ^= 0x01;
-    writeFileSync(`${dir}/${FIRST_DATA}`, bytes);
+    const { dir, damagedAt } = await storeWithDamagedMiddleFrame();
     await expect(open(dir, { strict: true })).rejects.toMatchObject({ code: codes.CORRUPTION, file: `${dir}/${FIRST_DATA}`, offset: damagedAt });
     // The refused open released the directory.
-    db = await open(dir);
+    const db = await open(dir);
     await db.close();
   });
 

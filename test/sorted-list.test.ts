@@ -1,16 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { SortedStringSet, type Bounds } from '../lib/sorted-list.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as mulberry32 } from './support/random.js';
 
 // A tiny alphabet with the byte extremes makes collisions, prefixes and the empty key frequent.
 const ALPHABET = ['\x00', '\x01', 'a', 'b', '\x7f', '\x80', '\xff'];
