@@ -17,10 +17,6 @@ export function ownedKeyBytes(key: unknown, name = 'key'): Buffer {
   return keyBytes(key, name) as Buffer;
 }
 
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /** Byte length of a value, checking its type. */
 export function valueLength(value: unknown): number {
   if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');

@@ -8,14 +8,12 @@ export interface Location {
 }
 
 const MAX_LOAD = 0.7;
-/** Slot fields, in one Uint32Array so that a lookup touches one cache line per key. */
-const STRIDE = 4;
-const FILE = 0;
-const OFFSET = 1;
-const VALUE_LENGTH = 2;
-const KEY_AT = 3;
+/** Slot fields: where the key sits in the arena, and which table entry holds the slot (entries move). */
+const STRIDE = 2;
+const KEY_AT = 0;
+const ENTRY_AT = 1;
 
-/** Table entry fields: slot + 1 (0: empty), hash, and the slot's location again, so that a read touches one cache line. */
+/** Table entry fields: slot + 1 (0: empty), hash, and the key's location, so that a read touches one cache line. */
 const ENTRY = 5;
 const E_SLOT = 0;
 const E_HASH = 1;
@@ -36,15 +34,14 @@ export function hashOf(key: Uint8Array): number {
  * bytes); an open-addressing hash table answers point lookups with no per-key
  * JS object, string or allocation; a sorted list of slots, compared by their
  * bytes, answers ranges. A key's location (file, offset, value length) sits
- * both in its table entry, so that a read touches one cache line of the index
- * (each random memory access after a syscall is a TLB miss), and in the typed
- * array `slots`, for ranges.
+ * in its table entry, so that a point read touches one cache line of the
+ * index; a slot knows its entry, so that ranges reach the location too.
  *
  * While snapshots are open, the first change to a key records what it was
  * before, so that each snapshot keeps reading the store as of its creation.
  */
 export class Keydir {
-  slots = new Uint32Array(STRIDE * 1024);
+  private slots = new Uint32Array(STRIDE * 1024);
   private table = new Uint32Array(ENTRY * 1024);
   private mask = 1023;
   private count = 0;
@@ -53,8 +50,8 @@ export class Keydir {
   private arenaGarbage = 0;
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
-  /** Keys that are not in the index but that `order` must compare against: slot -1 - i is probes[i]. */
-  private probes: Uint8Array[] = [];
+  /** Arena positions of the bounds `order` compares against during collect(): slot -1 - i is probeAt[i]. */
+  private readonly probeAt: number[] = [];
   readonly order = new SortedList<number>((a, b) => this.compareSlots(a, b));
   private readonly snapshots = new Set<Snapshot>();
 
@@ -64,8 +61,12 @@ export class Keydir {
 
   /** The slot of a live key, or -1. */
   find(key: Uint8Array): number {
-    const entry = this.findEntry(key);
-    return entry < 0 ? -1 : this.table[entry * ENTRY + E_SLOT] - 1;
+    const hash = hashOf(key);
+    for (let entry = this.candidate(hash, -1); entry >= 0; entry = this.candidate(hash, entry)) {
+      const slot = this.table[entry * ENTRY + E_SLOT] - 1;
+      if (this.keyEquals(slot, key)) return slot;
+    }
+    return -1;
   }
 
   /**
@@ -83,40 +84,28 @@ export class Keydir {
     }
   }
 
-  candidateFile(entry: number): number {
+  entryFile(entry: number): number {
     return this.table[entry * ENTRY + E_FILE];
   }
 
-  candidateOffset(entry: number): number {
+  entryOffset(entry: number): number {
     return this.table[entry * ENTRY + E_OFFSET];
   }
 
-  candidateValueLength(entry: number): number {
+  entryValueLength(entry: number): number {
     return this.table[entry * ENTRY + E_VALUE_LENGTH];
   }
 
-  private findEntry(key: Uint8Array): number {
-    const hash = hashOf(key);
-    const table = this.table;
-    const mask = this.mask;
-    for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const at = i * ENTRY;
-      const slot = table[at + E_SLOT];
-      if (slot === 0) return -1;
-      if (table[at + E_HASH] === hash && this.keyEquals(slot - 1, key)) return i;
-    }
-  }
-
   fileOf(slot: number): number {
-    return this.slots[slot * STRIDE + FILE];
+    return this.entryFile(this.slots[slot * STRIDE + ENTRY_AT]);
   }
 
   offsetOf(slot: number): number {
-    return this.slots[slot * STRIDE + OFFSET];
+    return this.entryOffset(this.slots[slot * STRIDE + ENTRY_AT]);
   }
 
   valueLengthOf(slot: number): number {
-    return this.slots[slot * STRIDE + VALUE_LENGTH];
+    return this.entryValueLength(this.slots[slot * STRIDE + ENTRY_AT]);
   }
 
   keyLengthOf(slot: number): number {
@@ -132,36 +121,35 @@ export class Keydir {
 
   locationOf(key: Uint8Array): Location | null {
     const slot = this.find(key);
-    return slot < 0 ? null : this.locationAt(slot);
-  }
-
-  locationAt(slot: number): Location {
-    const at = slot * STRIDE;
-    return { fileId: this.slots[at + FILE], offset: this.slots[at + OFFSET], valueLength: this.slots[at + VALUE_LENGTH] };
+    return slot < 0 ? null : { fileId: this.fileOf(slot), offset: this.offsetOf(slot), valueLength: this.valueLengthOf(slot) };
   }
 
   put(key: Uint8Array, fileId: number, offset: number, valueLength: number): void {
+    const slot = this.find(key);
+    if (slot >= 0) return this.update(slot, key, fileId, offset, valueLength);
     if (this.snapshots.size !== 0) this.remember(key);
-    let entry = this.findEntry(key);
-    if (entry < 0) entry = this.insert(key);
-    const slot = this.table[entry * ENTRY + E_SLOT] - 1;
-    const at = slot * STRIDE;
-    this.slots[at + FILE] = fileId;
-    this.slots[at + OFFSET] = offset;
-    this.slots[at + VALUE_LENGTH] = valueLength;
-    const e = entry * ENTRY;
-    this.table[e + E_FILE] = fileId;
-    this.table[e + E_OFFSET] = offset;
-    this.table[e + E_VALUE_LENGTH] = valueLength;
+    this.insert(key, fileId, offset, valueLength);
+  }
+
+  /** Points the live key `key`, found at `slot`, at a new location. */
+  update(slot: number, key: Uint8Array, fileId: number, offset: number, valueLength: number): void {
+    if (this.snapshots.size !== 0) this.remember(key);
+    const at = this.slots[slot * STRIDE + ENTRY_AT] * ENTRY;
+    this.table[at + E_FILE] = fileId;
+    this.table[at + E_OFFSET] = offset;
+    this.table[at + E_VALUE_LENGTH] = valueLength;
   }
 
   remove(key: Uint8Array): void {
-    const entry = this.findEntry(key);
-    if (entry < 0) return;
+    const slot = this.find(key);
+    if (slot >= 0) this.removeAt(slot, key);
+  }
+
+  /** Removes the live key `key`, found at `slot`. */
+  removeAt(slot: number, key: Uint8Array): void {
     if (this.snapshots.size !== 0) this.remember(key);
-    const slot = this.table[entry * ENTRY + E_SLOT] - 1;
     this.order.delete(slot);
-    this.unlinkEntry(entry);
+    this.unlinkEntry(this.slots[slot * STRIDE + ENTRY_AT]);
     this.arenaGarbage += 2 + key.length;
     this.freeSlots.push(slot);
     this.count--;
@@ -170,16 +158,19 @@ export class Keydir {
 
   /** Collects up to `max` slots in key order within bounds, after `after`. */
   collect(out: number[], max: number, bounds: Bounds<Uint8Array>, reverse: boolean, after?: Uint8Array): number {
-    const probes: Uint8Array[] = [];
-    const probe = (key: Uint8Array | undefined) => (key === undefined ? undefined : -1 - (probes.push(key) - 1));
+    // Bounds are copied past the arena's end, so that they compare like keys: slot -1 - i is probe i.
+    this.probeAt.length = 0;
+    let end = this.arenaUsed;
+    const probe = (key: Uint8Array | undefined) => {
+      if (key === undefined) return undefined;
+      this.reserveArena(end + 2 + key.length);
+      this.writeKey(end, key);
+      this.probeAt.push(end);
+      end += 2 + key.length;
+      return -this.probeAt.length;
+    };
     const slotBounds: Bounds<number> = { gt: probe(bounds.gt), gte: probe(bounds.gte), lt: probe(bounds.lt), lte: probe(bounds.lte) };
-    const afterProbe = probe(after);
-    this.probes = probes;
-    try {
-      return this.order.collect(out, max, slotBounds, reverse, afterProbe);
-    } finally {
-      this.probes = [];
-    }
+    return this.order.collect(out, max, slotBounds, reverse, probe(after));
   }
 
   /** Opens a view of the index as it is now; release it when done, or writes keep paying for it. */
@@ -214,51 +205,35 @@ export class Keydir {
   }
 
   private compareSlots(a: number, b: number): number {
-    let left: Uint8Array;
-    let leftAt = 0;
-    let leftLength: number;
-    let right: Uint8Array;
-    let rightAt = 0;
-    let rightLength: number;
-    if (a >= 0) {
-      left = this.arena;
-      leftAt = this.slots[a * STRIDE + KEY_AT];
-      leftLength = left[leftAt] | (left[leftAt + 1] << 8);
-      leftAt += 2;
-    } else {
-      left = this.probes[-1 - a];
-      leftLength = left.length;
-    }
-    if (b >= 0) {
-      right = this.arena;
-      rightAt = this.slots[b * STRIDE + KEY_AT];
-      rightLength = right[rightAt] | (right[rightAt + 1] << 8);
-      rightAt += 2;
-    } else {
-      right = this.probes[-1 - b];
-      rightLength = right.length;
-    }
-    const common = Math.min(leftLength, rightLength);
-    for (let i = 0; i < common; i++) {
-      const difference = left[leftAt + i] - right[rightAt + i];
+    const arena = this.arena;
+    let left = a >= 0 ? this.slots[a * STRIDE + KEY_AT] : this.probeAt[-1 - a];
+    let right = b >= 0 ? this.slots[b * STRIDE + KEY_AT] : this.probeAt[-1 - b];
+    const leftLength = arena[left] | (arena[left + 1] << 8);
+    const rightLength = arena[right] | (arena[right + 1] << 8);
+    const leftEnd = left + 2 + Math.min(leftLength, rightLength);
+    for (left += 2, right += 2; left < leftEnd; left++, right++) {
+      const difference = arena[left] - arena[right];
       if (difference !== 0) return difference;
     }
     return leftLength - rightLength;
   }
 
-  /** Adds a key with no location yet; returns its table entry. */
-  private insert(key: Uint8Array): number {
+  private insert(key: Uint8Array, fileId: number, offset: number, valueLength: number): void {
     if (this.count + 1 > (this.mask + 1) * MAX_LOAD) this.growTable();
     const slot = this.allocateSlot();
     this.slots[slot * STRIDE + KEY_AT] = this.storeKey(key);
     const hash = hashOf(key);
     let i = hash & this.mask;
     while (this.table[i * ENTRY + E_SLOT] !== 0) i = (i + 1) & this.mask;
-    this.table[i * ENTRY + E_SLOT] = slot + 1;
-    this.table[i * ENTRY + E_HASH] = hash;
+    const at = i * ENTRY;
+    this.table[at + E_SLOT] = slot + 1;
+    this.table[at + E_HASH] = hash;
+    this.table[at + E_FILE] = fileId;
+    this.table[at + E_OFFSET] = offset;
+    this.table[at + E_VALUE_LENGTH] = valueLength;
+    this.slots[slot * STRIDE + ENTRY_AT] = i;
     this.count++;
     this.order.add(slot);
-    return i;
   }
 
   /** Backward-shift deletion: keeps every probe chain unbroken without tombstones. */
@@ -271,6 +246,7 @@ export class Keydir {
       const stays = i <= j ? i < home && home <= j : i < home || home <= j;
       if (stays) continue;
       table.copyWithin(i * ENTRY, j * ENTRY, j * ENTRY + ENTRY);
+      this.slots[(table[i * ENTRY + E_SLOT] - 1) * STRIDE + ENTRY_AT] = i;
       i = j;
     }
     table.fill(0, i * ENTRY, i * ENTRY + ENTRY);
@@ -285,21 +261,30 @@ export class Keydir {
       let i = old[e + E_HASH] & this.mask;
       while (this.table[i * ENTRY + E_SLOT] !== 0) i = (i + 1) & this.mask;
       this.table.set(old.subarray(e, e + ENTRY), i * ENTRY);
+      this.slots[(old[e + E_SLOT] - 1) * STRIDE + ENTRY_AT] = i;
     }
   }
 
   private storeKey(key: Uint8Array): number {
-    if (this.arenaUsed + 2 + key.length > this.arena.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.arenaUsed + 2 + key.length));
-      this.arena.copy(bigger, 0, 0, this.arenaUsed);
-      this.arena = bigger;
-    }
     const at = this.arenaUsed;
+    this.reserveArena(at + 2 + key.length);
+    this.writeKey(at, key);
+    this.arenaUsed += 2 + key.length;
+    return at;
+  }
+
+  private writeKey(at: number, key: Uint8Array): void {
     this.arena[at] = key.length & 0xff;
     this.arena[at + 1] = key.length >>> 8;
     this.arena.set(key, at + 2);
-    this.arenaUsed += 2 + key.length;
-    return at;
+  }
+
+  private reserveArena(end: number): void {
+    if (end <= this.arena.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.arena.length * 2, end));
+    // All of it: collect() keeps bounds past arenaUsed while it grows the arena.
+    this.arena.copy(bigger);
+    this.arena = bigger;
   }
 
   /** Drops the bytes of removed keys once they make up half the arena. */

@@ -3,7 +3,7 @@ import { type Bytes, describe, keyBytes, ownedKeyBytes, valueLength } from './en
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
 import { readHint, writeHint } from './hint.js';
-import { hashOf, Keydir } from './keydir.js';
+import { hashOf, Keydir, type Location } from './keydir.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions, type SyncMode } from './options.js';
 import { nextPage, type Page, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
@@ -18,6 +18,7 @@ import {
   RECORD_HEADER_SIZE,
   recordFlags,
   recordKey,
+  recordKeyLength,
   recordSize,
 } from './record.js';
 import { type DataFile, dataFileName, hintFileName, newDataFile, parseFileName, type ScannedRecord, scanDataFile } from './segment.js';
@@ -67,13 +68,20 @@ export interface Stats {
 }
 
 const RANGE_PAGE = 256;
+const ignore = () => {};
 
 /** Whether `record` is whole, intact, a value (not a tombstone) and the record of `key`. */
 function recordMatches(record: Buffer, key: Uint8Array): boolean {
   if (checkRecord(record, 0, record.length) !== record.length || (recordFlags(record, 0) & FLAG_TOMBSTONE) !== 0) return false;
-  if (record.readUInt16LE(14) !== key.length) return false;
+  if (recordKeyLength(record, 0) !== key.length) return false;
   for (let i = 0; i < key.length; i++) if (record[RECORD_HEADER_SIZE + i] !== key[i]) return false;
   return true;
+}
+
+/** The value in the record the index says is `key`'s; anything else there is corruption. */
+function valueOf(record: Buffer, key: Uint8Array, file: DataFile, offset: number): Buffer {
+  if (!recordMatches(record, key)) throw corruption('record failed its checksum', file.path, offset);
+  return record.subarray(RECORD_HEADER_SIZE + key.length);
 }
 
 export class Store {
@@ -181,36 +189,50 @@ export class Store {
     if (this.writer.failure) throw this.writer.failure;
   }
 
-  /** Points the index at a new record, remembering the old pointer in case the group fails. */
+  /**
+   * Points the index at a new record. One index lookup serves the undo entry
+   * (what the key pointed to, in case the group fails), the live-bytes
+   * accounting and the update itself.
+   */
   private point(group: Group, key: Uint8Array, offset: number, length: number): void {
-    this.rememberForUndo(group, key, offset);
-    this.retire(key);
-    this.keydir.put(key, group.file.id, offset, length);
-    group.file.liveBytes += recordSize(key.length, length);
-    group.file.liveKeys++;
+    const slot = this.keydir.find(key);
+    this.rememberForUndo(group, offset, slot);
+    if (slot >= 0) {
+      this.retire(slot, key.length);
+      this.keydir.update(slot, key, group.file.id, offset, length);
+    } else {
+      this.keydir.put(key, group.file.id, offset, length);
+    }
+    this.credit(group.file, key.length, length);
   }
 
   private unpoint(group: Group, key: Uint8Array, offset: number): void {
-    this.rememberForUndo(group, key, offset);
-    this.retire(key);
-    this.keydir.remove(key);
+    const slot = this.keydir.find(key);
+    this.rememberForUndo(group, offset, slot);
+    if (slot < 0) return;
+    this.retire(slot, key.length);
+    this.keydir.removeAt(slot, key);
   }
 
-  private rememberForUndo(group: Group, key: Uint8Array, offset: number): void {
-    const slot = this.keydir.find(key);
+  private rememberForUndo(group: Group, offset: number, slot: number): void {
     const position = offset - group.start;
     if (slot < 0) group.undo.push(position, -1, 0, 0);
     else group.undo.push(position, this.keydir.fileOf(slot), this.keydir.offsetOf(slot), this.keydir.valueLengthOf(slot));
   }
 
-  /** The key's current record, if any, stops being live. */
-  private retire(key: Uint8Array): void {
-    const slot = this.keydir.find(key);
-    if (slot < 0) return;
+  /** The record at `slot` stops being live. */
+  private retire(slot: number, keyLength: number): void {
     const file = this.files.get(this.keydir.fileOf(slot));
     if (file) {
-      file.liveBytes -= recordSize(key.length, this.keydir.valueLengthOf(slot));
+      file.liveBytes -= recordSize(keyLength, this.keydir.valueLengthOf(slot));
       file.liveKeys--;
+    }
+  }
+
+  private credit(file: DataFile | undefined, keyLength: number, valueLength: number): void {
+    if (file) {
+      file.liveBytes += recordSize(keyLength, valueLength);
+      file.liveKeys++;
     }
   }
 
@@ -219,19 +241,8 @@ export class Store {
     const { undo } = group;
     for (let i = undo.length - 4; i >= 0; i -= 4) {
       const key = recordKey(group.buffer, undo[i]);
-      this.retire(key);
       const fileId = undo[i + 1];
-      if (fileId === -1) {
-        this.keydir.remove(key);
-        continue;
-      }
-      const length = undo[i + 3];
-      this.keydir.put(key, fileId, undo[i + 2], length);
-      const file = this.files.get(fileId);
-      if (file) {
-        file.liveBytes += recordSize(key.length, length);
-        file.liveKeys++;
-      }
+      this.restore(key, fileId === -1 ? null : { fileId, offset: undo[i + 2], valueLength: undo[i + 3] });
     }
   }
 
@@ -267,11 +278,11 @@ export class Store {
     const { keydir } = this;
     const hash = hashOf(key);
     for (let entry = keydir.candidate(hash, -1); entry >= 0; entry = keydir.candidate(hash, entry)) {
-      const fileId = keydir.candidateFile(entry);
-      const offset = keydir.candidateOffset(entry);
+      const fileId = keydir.entryFile(entry);
+      const offset = keydir.entryOffset(entry);
       const file = this.files.get(fileId)!;
       // Sized by our key's length: another key's record may not even fit, which also means it is not ours.
-      const record = this.fetchRecord(file, offset, recordSize(key.length, keydir.candidateValueLength(entry)), false);
+      const record = this.fetchRecord(file, offset, recordSize(key.length, keydir.entryValueLength(entry)), false);
       if (record !== null && recordMatches(record, key)) return record.subarray(RECORD_HEADER_SIZE + key.length);
       // Another key's record, or a damaged one of ours: only the exact index can tell which.
       const slot = keydir.find(key);
@@ -299,13 +310,14 @@ export class Store {
       return Promise.reject(err);
     }
     const reads = Promise.all(owned.map((key) => this.readAsync(key)));
-    const tracked = reads.then(
-      () => {},
-      () => {},
-    );
-    this.background.add(tracked);
-    void tracked.finally(() => this.background.delete(tracked));
+    this.track(reads);
     return reads;
+  }
+
+  /** Keeps close() waiting until `work` settles; its outcome is the caller's business. */
+  private track(work: Promise<unknown>): void {
+    const settled: Promise<void> = work.then(ignore, ignore).finally(() => this.background.delete(settled));
+    this.background.add(settled);
   }
 
   private async readAsync(key: Uint8Array): Promise<Buffer | undefined> {
@@ -326,15 +338,12 @@ export class Store {
       throw ioError('read', file.path, err);
     }
     if (read !== size) throw corruption(`record of ${size} bytes runs past the end of the file`, file.path, offset);
-    if (!recordMatches(record, key)) throw corruption('record failed its checksum', file.path, offset);
-    return record.subarray(RECORD_HEADER_SIZE + key.length);
+    return valueOf(record, key, file, offset);
   }
 
   private readValue(key: Uint8Array, fileId: number, offset: number, length: number): Buffer {
     const file = this.files.get(fileId)!;
-    const record = this.fetchRecord(file, offset, recordSize(key.length, length), true);
-    if (!recordMatches(record, key)) throw corruption('record failed its checksum', file.path, offset);
-    return record.subarray(RECORD_HEADER_SIZE + key.length);
+    return valueOf(this.fetchRecord(file, offset, recordSize(key.length, length), true), key, file, offset);
   }
 
   /**
@@ -406,10 +415,6 @@ export class Store {
 
   private checkOpen(): void {
     if (this.closed) throw new KvcaskError(codes.CLOSED, 'the store is closed');
-  }
-
-  get isOpen(): boolean {
-    return !this.closed;
   }
 
   stats(): Stats {
@@ -584,14 +589,21 @@ export class Store {
   }
 
   private applyLoaded(file: DataFile, record: ScannedRecord): void {
-    this.retire(record.key);
-    if ((record.flags & FLAG_TOMBSTONE) !== 0) {
-      this.keydir.remove(record.key);
+    const deleted = (record.flags & FLAG_TOMBSTONE) !== 0;
+    this.restore(record.key, deleted ? null : { fileId: file.id, offset: record.offset, valueLength: record.valueLength });
+  }
+
+  /** Makes the index say `key` lives at `location` (null: absent), keeping the live-bytes accounting true. */
+  private restore(key: Uint8Array, location: Location | null): void {
+    const slot = this.keydir.find(key);
+    if (slot >= 0) this.retire(slot, key.length);
+    if (location === null) {
+      if (slot >= 0) this.keydir.removeAt(slot, key);
       return;
     }
-    this.keydir.put(record.key, file.id, record.offset, record.valueLength);
-    file.liveBytes += recordSize(record.key.length, record.valueLength);
-    file.liveKeys++;
+    if (slot >= 0) this.keydir.update(slot, key, location.fileId, location.offset, location.valueLength);
+    else this.keydir.put(key, location.fileId, location.offset, location.valueLength);
+    this.credit(this.files.get(location.fileId), key.length, location.valueLength);
   }
 
   /** @internal Called by the writer before it creates a data file. */
@@ -608,11 +620,11 @@ export class Store {
   }
 
   private writeHintLater(file: DataFile): void {
-    const task = this.writeHintFor(file).catch(() => {
-      this.hintFailures++;
-    });
-    this.background.add(task);
-    void task.finally(() => this.background.delete(task));
+    this.track(
+      this.writeHintFor(file).catch(() => {
+        this.hintFailures++;
+      }),
+    );
   }
 
   /** Rebuilds a sealed file's hint from its data: the newest record of each key in it. */

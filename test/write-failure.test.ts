@@ -46,6 +46,15 @@ describe('write failures', () => {
     await db.close();
   });
 
+  it("rejects close() when the final fdatasync of sync: 'none' fails, instead of reporting the data safe", async () => {
+    const fileSystem = new FaultyFileSystem();
+    const db = await open(tempDir(), { fileSystem, sync: 'none' });
+    await db.set('k', 'v');
+    fileSystem.failNext('datasync', 'EIO');
+    await expect(db.close()).rejects.toMatchObject({ code: codes.IO, cause: { code: 'EIO' } });
+    await expect(db.set('k', 'v')).rejects.toMatchObject({ code: codes.CLOSED });
+  });
+
   it('refuses to create the directory it cannot create, with KVCASK_IO', async () => {
     const fileSystem = new FaultyFileSystem();
     fileSystem.failNext('mkdir', 'EACCES');
