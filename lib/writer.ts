@@ -139,24 +139,35 @@ export class Writer {
     return null;
   }
 
-  get pendingGroups(): number {
-    return this.queue.length;
-  }
-
   /** Resolves once every group queued so far has settled (whether written or failed). */
   async drain(): Promise<void> {
     while (this.queue.length > 0) await this.queue[this.queue.length - 1].promise.catch(() => {});
     if (this.intervalSync) await this.intervalSync;
   }
 
-  /** Writes what is queued and makes the active file durable, whatever the sync mode. */
+  /** Writes what is queued and makes the active file durable, whatever the sync mode; rejects if it could not. */
   async close(): Promise<void> {
     await this.drain();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (this.failure === null && this.active.fd >= 0 && this.active.unsynced) {
-      this.active.unsynced = false;
-      await this.host.fileSystem.datasync(this.active.fd).catch((err) => this.fail(ioError('fdatasync', this.active.path, err)));
+    if (this.failure === null && this.active.fd >= 0) {
+      try {
+        await this.syncFile(this.active);
+      } catch (err) {
+        this.fail(err);
+        throw err;
+      }
+    }
+  }
+
+  /** fdatasyncs a file that has unsynced writes. Clears the mark first: a write landing meanwhile sets it again. */
+  private async syncFile(file: DataFile): Promise<void> {
+    if (!file.unsynced) return;
+    file.unsynced = false;
+    try {
+      await this.host.fileSystem.datasync(file.fd);
+    } catch (err) {
+      throw ioError('fdatasync', file.path, err);
     }
   }
 
@@ -222,14 +233,7 @@ export class Writer {
   }
 
   private async seal(file: DataFile): Promise<void> {
-    if (file.unsynced) {
-      file.unsynced = false;
-      try {
-        await this.host.fileSystem.datasync(file.fd);
-      } catch (err) {
-        throw ioError('fdatasync', file.path, err);
-      }
-    }
+    await this.syncFile(file);
     file.sealed = true;
     this.host.sealed(file);
   }
@@ -237,14 +241,13 @@ export class Writer {
   private syncActive(): void {
     const file = this.active;
     if (this.intervalSync || this.failure || file.fd < 0 || !file.unsynced) return;
-    file.unsynced = false;
-    this.intervalSync = this.host.fileSystem.datasync(file.fd).then(
+    this.intervalSync = this.syncFile(file).then(
       () => {
         this.intervalSync = null;
       },
       (err) => {
         this.intervalSync = null;
-        this.fail(ioError('fdatasync', file.path, err));
+        this.fail(err);
       },
     );
   }
