@@ -43,7 +43,12 @@ describe('keydir', () => {
     keys.forEach((key, i) => keydir.put(key, 1, i, 0));
     const before = keydir.memoryBytes();
     keys.forEach((key, i) => i % 10 !== 0 && keydir.remove(key));
-    expect(keydir.memoryBytes()).toBeLessThan(before);
-    keys.forEach((key, i) => expect(keydir.find(key) >= 0).toBe(i % 10 === 0));
+    // Removing keys alone frees 8 bytes each of the sorted list; only compaction gives back the arena's megabytes.
+    expect(before - keydir.memoryBytes()).toBeGreaterThan(90_000 * 8 + 2_000_000);
+    const wrong = keys.filter((key, i) => {
+      const slot = keydir.find(key);
+      return i % 10 === 0 ? slot < 0 || !keydir.keyOf(slot).equals(key) : slot >= 0;
+    });
+    expect(wrong).toEqual([]);
   });
 });

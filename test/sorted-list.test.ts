@@ -42,6 +42,17 @@ class RefSet {
   }
 }
 
+/** Applies one insert or delete to the set under test and to the reference alike. */
+function mutate(s: SortedStringSet, ref: RefSet, key: string, add: boolean): void {
+  if (add) {
+    s.add(key);
+    ref.add(key);
+  } else {
+    s.delete(key);
+    ref.delete(key);
+  }
+}
+
 function inBounds(key: string, b: Bounds): boolean {
   if (b.gt !== undefined && !(key > b.gt)) return false;
   if (b.gte !== undefined && !(key >= b.gte)) return false;
@@ -221,14 +232,7 @@ describe('SortedStringSet', () => {
         const s = new SortedStringSet(load);
         const ref = new RefSet();
         for (let step = 0; step < 5000; step++) {
-          const key = randomKey(rand);
-          if (rand() < 0.6) {
-            s.add(key);
-            ref.add(key);
-          } else {
-            s.delete(key);
-            ref.delete(key);
-          }
+          mutate(s, ref, randomKey(rand), rand() < 0.6);
           const bounds = randomBounds(rand);
           const reverse = rand() < 0.5;
           const max = rand() < 0.1 ? 0 : Math.floor(rand() * 20) + 1;
@@ -246,11 +250,7 @@ describe('SortedStringSet', () => {
           const s = new SortedStringSet(load);
           const ref = new RefSet();
           const initial = Math.floor(rand() * 150);
-          for (let i = 0; i < initial; i++) {
-            const k = randomKey(rand);
-            s.add(k);
-            ref.add(k);
-          }
+          for (let i = 0; i < initial; i++) mutate(s, ref, randomKey(rand), true);
           const bounds = randomBounds(rand);
           const reverse = rand() < 0.5;
           const pageSize = Math.floor(rand() * 7) + 1;
@@ -292,14 +292,9 @@ describe('SortedStringSet', () => {
             const mutations = Math.floor(rand() * 6);
             for (let m = 0; m < mutations; m++) {
               const k = randomKey(rand);
-              if (rand() < 0.5) {
-                s.add(k);
-                ref.add(k);
-              } else {
-                s.delete(k);
-                ref.delete(k);
-                survivors.delete(k);
-              }
+              const add = rand() < 0.5;
+              mutate(s, ref, k, add);
+              if (!add) survivors.delete(k);
             }
           }
           for (const k of survivors) expect(seen.has(k)).toBe(true);
