@@ -257,7 +257,7 @@ export class Store {
 
   /**
    * The value of `key`, or undefined. The read itself is synchronous: from the
-   * page cache it costs about a microsecond, far less than a thread-pool hop.
+   * page cache that is cheaper than a thread-pool hop (docs/performance.md).
    */
   get(key: Bytes): Promise<Buffer | undefined> {
     const bytes = keyBytes(key);
