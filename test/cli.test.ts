@@ -283,3 +283,13 @@ describe('the data directory', () => {
     await store.close();
   });
 });
+
+describe('the installed bin', () => {
+  it('runs directly as an executable, as npx and npm install run it', () => {
+    const bin = path.join(root, 'dist/cli/kvcask.js');
+    const set = spawnSync(bin, ['--dir', dir, 'set', 'k', 'v'], { encoding: 'utf8' });
+    expect({ status: set.status, stderr: set.stderr }).toEqual({ status: 0, stderr: '' });
+    const get = spawnSync(bin, ['--dir', dir, 'get', 'k'], { encoding: 'utf8' });
+    expect({ status: get.status, stdout: get.stdout }).toEqual({ status: 0, stdout: 'v' });
+  });
+});
