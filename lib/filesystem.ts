@@ -29,7 +29,10 @@ export interface FileSystem {
   /** fsync of a directory: makes creations, renames and removals inside it durable. */
   syncDir(path: string): Promise<void>;
   readdir(path: string): Promise<string[]>;
-  mkdir(path: string): Promise<void>;
+  /** Creates the directory and any missing parents; resolves with the first directory it created, undefined if all existed. */
+  mkdir(path: string): Promise<string | undefined>;
+  /** The canonical absolute path (symbolic links resolved) of an existing directory. */
+  realpath(path: string): Promise<string>;
   rmdir(path: string): Promise<void>;
 }
 
@@ -81,7 +84,8 @@ export const nodeFileSystem: FileSystem = {
     ),
   readdir: (path) => new Promise((resolve, reject) => fs.readdir(path, settle(resolve, reject))),
   mkdir: (path) =>
-    new Promise((resolve, reject) => fs.mkdir(path, { recursive: true }, (err) => (err ? reject(err) : resolve()))),
+    new Promise((resolve, reject) => fs.mkdir(path, { recursive: true }, (err, first) => (err ? reject(err) : resolve(first)))),
+  realpath: (path) => new Promise((resolve, reject) => fs.realpath(path, settle(resolve, reject))),
   rmdir: (path) => new Promise((resolve, reject) => fs.rmdir(path, (err) => (err ? reject(err) : resolve()))),
 };
 

@@ -1,4 +1,4 @@
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { codes, KvcaskError } from './errors.js';
 import { type FileSystem, readWholeFile, writeFileAtomically } from './filesystem.js';
@@ -97,7 +97,7 @@ export interface DirectoryLock {
 }
 
 export async function lockDirectory(fsys: FileSystem, dir: string): Promise<DirectoryLock> {
-  const key = realpathSync(dir);
+  const key = await fsys.realpath(dir);
   if (heldHere.has(key)) throw lockedError(dir, me());
   heldHere.add(key);
   try {

@@ -1,4 +1,4 @@
-import { resolve as resolvePath } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { type Bytes, describe, keyBytes, ownedKeyBytes, valueLength } from './encoding.js';
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
@@ -648,7 +648,9 @@ export async function open(dir: string, options?: OpenOptions): Promise<Store> {
   const path = resolvePath(dir);
   const fsys = resolved.fileSystem;
   try {
-    await fsys.mkdir(path);
+    const created = await fsys.mkdir(path);
+    // A new directory's own name lives in its parent: without this a power loss can take the store, acknowledged writes and all.
+    if (created !== undefined) for (let at = path; at !== dirname(created); at = dirname(at)) await fsys.syncDir(dirname(at));
   } catch (err) {
     throw ioError('mkdir', path, err);
   }

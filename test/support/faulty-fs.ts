@@ -64,5 +64,6 @@ export class FaultyFileSystem implements FileSystem {
   syncDir = (p: string) => this.run('syncDir', () => nodeFileSystem.syncDir(p));
   readdir = (p: string) => this.run('readdir', () => nodeFileSystem.readdir(p));
   mkdir = (p: string) => this.run('mkdir', () => nodeFileSystem.mkdir(p));
+  realpath = (p: string) => this.run('realpath', () => nodeFileSystem.realpath(p));
   rmdir = (p: string) => this.run('rmdir', () => nodeFileSystem.rmdir(p));
 }
