@@ -82,6 +82,8 @@ export class Writer {
   private timer: NodeJS.Timeout | null = null;
   private intervalSync: Promise<void> | null = null;
   failure: KvcaskError | null = null;
+  /** Set when the writer failed while acknowledged writes (sync 'interval' or 'none') were not yet synced. */
+  private lostUnsynced: KvcaskError | null = null;
 
   constructor(
     private readonly host: WriterHost,
@@ -150,6 +152,8 @@ export class Writer {
     await this.drain();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    // Acknowledged writes that never got synced may be gone, and no promise of theirs can say so any more: close() must.
+    if (this.lostUnsynced !== null) throw this.lostUnsynced;
     if (this.failure === null && this.active.fd >= 0) {
       try {
         await this.syncFile(this.active);
@@ -167,6 +171,8 @@ export class Writer {
     try {
       await this.host.fileSystem.datasync(file.fd);
     } catch (err) {
+      // Whatever the kernel kept, it is not known to be on disk.
+      file.unsynced = true;
       throw ioError('fdatasync', file.path, err);
     }
   }
@@ -261,6 +267,7 @@ export class Writer {
         { cause },
       );
     }
+    if (this.lastWritten?.unsynced) this.lostUnsynced ??= cause;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     const failed = this.queue.splice(0);

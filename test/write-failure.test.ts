@@ -43,7 +43,9 @@ describe('write failures', () => {
     await expect(db.set('later', 'x')).rejects.toMatchObject({ code: codes.FAILED, cause: { code: codes.IO, cause: { code: 'EIO' } } });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(fileSystem.calls.datasync).toBe(syncsAfterFailure);
-    await db.close();
+    // 'first' was acknowledged but never synced: close() must not report the data safe.
+    await expect(db.close()).rejects.toMatchObject({ code: codes.IO, cause: { code: 'EIO' } });
+    expect(fileSystem.calls.datasync).toBe(syncsAfterFailure);
   });
 
   it("rejects close() when the final fdatasync of sync: 'none' fails, instead of reporting the data safe", async () => {
