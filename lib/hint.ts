@@ -111,3 +111,22 @@ export async function readHint(
   }
   return decodeHint(buffer, fileId, dataLength, onEntry);
 }
+
+/**
+ * The data length an intact hint file (checksum, magic, version and file id
+ * all good) says its data file has; null when the hint is missing or damaged.
+ * A data file shorter than that has lost bytes it once durably had.
+ */
+export async function readHintedLength(fsys: FileSystem, path: string, fileId: number): Promise<number | null> {
+  let buffer: Buffer;
+  try {
+    buffer = await readWholeFile(fsys, path);
+  } catch {
+    return null;
+  }
+  if (buffer.length < HEADER_SIZE + 4) return null;
+  const bodyEnd = buffer.length - 4;
+  if (buffer.readUInt32LE(bodyEnd) !== crc32(buffer.subarray(0, bodyEnd))) return null;
+  if (buffer.readUInt32LE(0) !== HINT_MAGIC || buffer.readUInt16LE(4) !== FORMAT_VERSION || buffer.readUInt32LE(8) !== fileId) return null;
+  return buffer.readUInt32LE(12);
+}

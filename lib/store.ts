@@ -2,7 +2,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { type Bytes, describe, keyBytes, ownedKeyBytes, valueLength } from './encoding.js';
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
-import { readHint, writeHint } from './hint.js';
+import { readHint, readHintedLength, writeHint } from './hint.js';
 import { hashOf, Keydir, type Location } from './keydir.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions, type SyncMode } from './options.js';
@@ -529,6 +529,9 @@ export class Store {
         damaged.unshift({ file: path, offset: 0, length: FILE_HEADER_SIZE });
       }
       if (!newest && scan.tailBytes > 0) damaged.push({ file: path, offset: scan.validEnd, length: scan.tailBytes });
+      // A sealed file cut short at a frame boundary scans clean; only its intact hint still knows how long it was.
+      const hinted = hintIds.has(id) ? await readHintedLength(fsys, `${this.dir}/${hintFileName(id)}`, id) : null;
+      if (hinted !== null && hinted > size) damaged.push({ file: path, offset: size, length: hinted - size });
       this.reportDamage(damaged);
       if (newest) {
         active = await this.repairTail(file, scan.validEnd, headerCheck === 'ok');
