@@ -528,10 +528,11 @@ export class Store {
       if (headerCheck === 'damaged' && !(newest && scan.validEnd === FILE_HEADER_SIZE)) {
         damaged.unshift({ file: path, offset: 0, length: FILE_HEADER_SIZE });
       }
-      if (!newest && scan.tailBytes > 0) damaged.push({ file: path, offset: scan.validEnd, length: scan.tailBytes });
       // A sealed file cut short at a frame boundary scans clean; only its intact hint still knows how long it was.
       const hinted = hintIds.has(id) ? await readHintedLength(fsys, `${this.dir}/${hintFileName(id)}`, id) : null;
-      if (hinted !== null && hinted > size) damaged.push({ file: path, offset: size, length: hinted - size });
+      const end = hinted !== null && hinted > size ? hinted : size;
+      const lostFrom = newest ? size : scan.validEnd;
+      if (end > lostFrom) damaged.push({ file: path, offset: lostFrom, length: end - lostFrom });
       this.reportDamage(damaged);
       if (newest) {
         active = await this.repairTail(file, scan.validEnd, headerCheck === 'ok');

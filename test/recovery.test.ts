@@ -144,6 +144,22 @@ describe('recovery', () => {
     await db.close();
   });
 
+  it('reports a sealed data file cut short exactly at a frame boundary as damage, from the length its hint records', async () => {
+    const dir = tempDir();
+    let db = await open(dir, { maxFileSize: 2048 });
+    for (let i = 0; i < 60; i++) await db.set(`k${i}`, `v${i}`.repeat(10));
+    await db.close();
+    const data = `${dir}/${FIRST_DATA}`;
+    const size = statSync(data).size;
+    const bytes = readFileSync(data);
+    const lastFrame = bytes.lastIndexOf('KVFR');
+    truncateSync(data, lastFrame);
+    db = await open(dir, { maxFileSize: 2048 });
+    expect(db.stats().recovery.damaged).toEqual([{ file: data, offset: lastFrame, length: size - lastFrame }]);
+    await db.close();
+    await expect(open(dir, { maxFileSize: 2048, strict: true })).rejects.toMatchObject({ code: codes.CORRUPTION, file: data, offset: lastFrame });
+  });
+
   it('restarts a newest file that was created but never written before a crash', async () => {
     const dir = tempDir();
     let db = await open(dir);
