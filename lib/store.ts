@@ -658,14 +658,18 @@ export async function open(dir: string, options?: OpenOptions): Promise<Store> {
   } catch (err) {
     throw ioError('mkdir', path, err);
   }
-  const lock = await lockDirectory(fsys, path);
+  // A system error from taking the lock or from recovery reaches the caller as KVCASK_IO, its code kept in `cause`.
+  const asKvcask = (err: unknown) => (err instanceof KvcaskError ? err : ioError('open', path, err));
+  const lock = await lockDirectory(fsys, path).catch((err) => {
+    throw asKvcask(err);
+  });
   const store = new Store(path, resolved, lock);
   try {
     await store.load();
   } catch (err) {
     await store.closeFiles();
     await lock.release();
-    throw err;
+    throw asKvcask(err);
   }
   return store;
 }
