@@ -104,7 +104,7 @@ interface Tally {
   openRefused: number;
   damageReported: number;
   readsRefused: number;
-  rolledBack: number;
+  keysLostOrRolledBack: number;
 }
 
 function expectKvcaskError(err: unknown, allowed: string[]): KvcaskError {
@@ -150,7 +150,7 @@ async function readEverything(db: Store, base: Base, tally: Tally, silentTailCut
       await expect(db.get(key)).rejects.toBeInstanceOf(KvcaskError);
       continue;
     }
-    if (checkValue(base, key, value, damageReported, 'getSync')) tally.rolledBack++;
+    if (checkValue(base, key, value, damageReported, 'getSync')) tally.keysLostOrRolledBack++;
     checkValue(base, key, await db.get(key), damageReported, 'get');
   }
   try {
@@ -208,7 +208,7 @@ function withDeadline<T>(work: Promise<T>): Promise<T> {
 
 describe('corruption', () => {
   it(`never crashes, hangs or returns a wrong value, over ${BASES * MUTATIONS_PER_BASE} random mutations of data, hint and LOCK files`, async () => {
-    const tally: Tally = { cases: 0, openRefused: 0, damageReported: 0, readsRefused: 0, rolledBack: 0 };
+    const tally: Tally = { cases: 0, openRefused: 0, damageReported: 0, readsRefused: 0, keysLostOrRolledBack: 0 };
     const seeds = process.env.KVCASK_SEED === undefined ? Array.from({ length: BASES }, (_, i) => 500 + i) : [Number(process.env.KVCASK_SEED)];
     for (const seed of seeds) {
       const base = await buildBase(seed);

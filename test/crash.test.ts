@@ -93,6 +93,7 @@ describe('crash recovery after kill -9', () => {
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
+    console.log(`kill -9: ${JSON.stringify({ kills: TRIALS, acknowledged })}`);
     // The kills must land while writes are under way, or the test proves nothing.
     expect(acknowledged).toBeGreaterThan(TRIALS * 10);
   }, 180_000);

@@ -11,7 +11,7 @@ import { runWorkload } from './support/workload.js';
  * (test/support/history.ts). KVCASK_SEED=<n> replays one trial; KVCASK_TRIALS
  * sets how many run.
  */
-const TRIALS = Number(process.env.KVCASK_TRIALS ?? 3000);
+const TRIALS = Number(process.env.KVCASK_TRIALS ?? 8000);
 const ONLY_SEED = process.env.KVCASK_SEED === undefined ? undefined : Number(process.env.KVCASK_SEED);
 const DIR = '/disk/store';
 const CRASH_MODES: CrashMode[] = ['any', 'any', 'any', 'synced', 'torn', 'garbage', 'zeros', 'all'];

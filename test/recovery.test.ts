@@ -40,6 +40,14 @@ async function storeWithDamagedMiddleFrame() {
   return { dir, damagedAt };
 }
 
+/** A closed store of 60 keys in files of 2 KiB: file 1 is sealed and has a hint. */
+async function storeWithSealedFiles() {
+  const dir = tempDir();
+  const db = await open(dir, { maxFileSize: 2048 });
+  for (let i = 0; i < 60; i++) await db.set(`k${i}`, `v${i}`.repeat(10));
+  return { dir, db, data: `${dir}/${FIRST_DATA}` };
+}
+
 describe('recovery', () => {
   it('truncates a torn last record at every byte offset and keeps every synced one', async () => {
     const { dir, before, after } = await storeEndingWith((db) => db.set('torn', 'x'.repeat(40)));
@@ -112,9 +120,9 @@ describe('recovery', () => {
   });
 
   it('falls back to the data file when a hint file is corrupted, and rewrites the hint', async () => {
-    const dir = tempDir();
-    let db = await open(dir, { maxFileSize: 2048 });
-    for (let i = 0; i < 60; i++) await db.set(`k${i}`, `v${i}`.repeat(10));
+    const sealed = await storeWithSealedFiles();
+    const { dir } = sealed;
+    let { db } = sealed;
     await db.delete('k3');
     await db.close();
     const hint = `${dir}/00000001.hint`;
@@ -132,29 +140,25 @@ describe('recovery', () => {
   });
 
   it('ignores a hint file that describes a different length of its data file', async () => {
-    const dir = tempDir();
-    let db = await open(dir, { maxFileSize: 2048 });
-    for (let i = 0; i < 60; i++) await db.set(`k${i}`, `v${i}`.repeat(10));
-    await db.close();
-    const data = `${dir}/${FIRST_DATA}`;
+    const sealed = await storeWithSealedFiles();
+    const { dir, data } = sealed;
+    await sealed.db.close();
     truncateSync(data, statSync(data).size - 1);
-    db = await open(dir, { maxFileSize: 2048 });
+    const db = await open(dir, { maxFileSize: 2048 });
     expect(db.stats().recovery.scannedFiles).toBe(2);
     expect(db.stats().recovery.damaged.length).toBe(1);
     await db.close();
   });
 
   it('reports a sealed data file cut short exactly at a frame boundary as damage, from the length its hint records', async () => {
-    const dir = tempDir();
-    let db = await open(dir, { maxFileSize: 2048 });
-    for (let i = 0; i < 60; i++) await db.set(`k${i}`, `v${i}`.repeat(10));
-    await db.close();
-    const data = `${dir}/${FIRST_DATA}`;
+    const sealed = await storeWithSealedFiles();
+    const { dir, data } = sealed;
+    await sealed.db.close();
     const size = statSync(data).size;
     const bytes = readFileSync(data);
     const lastFrame = bytes.lastIndexOf('KVFR');
     truncateSync(data, lastFrame);
-    db = await open(dir, { maxFileSize: 2048 });
+    const db = await open(dir, { maxFileSize: 2048 });
     expect(db.stats().recovery.damaged).toEqual([{ file: data, offset: lastFrame, length: size - lastFrame }]);
     await db.close();
     await expect(open(dir, { maxFileSize: 2048, strict: true })).rejects.toMatchObject({ code: codes.CORRUPTION, file: data, offset: lastFrame });
