@@ -58,8 +58,8 @@ async function buildBase(seed: number): Promise<Base> {
     await db.close();
   } else {
     // Left open, as after a crash: LOCK is there and the newest file has no hint.
-    while (disk.listFiles().some((path) => path.endsWith('.tmp'))) await new Promise((resolve) => setImmediate(resolve));
-    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    // Give the background hint writes a few turns to finish.
+    for (let i = 0; i < 20 || (i < 1000 && disk.listFiles().some((path) => path.endsWith('.tmp'))); i++) await new Promise((resolve) => setImmediate(resolve));
     const image = disk.copy();
     await db.close();
     return { disk: image, written, final, maxFileSize };
