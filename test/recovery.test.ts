@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { codes, open } from '../lib/index.js';
 import { tempDir } from './support/temp-dir.js';
 
-const FIRST_DATA = '00000001.data';
+const FIRST_DATA = '00001000.data';
 
 /** A closed store whose first data file ends with one frame written by `last`; returns the file size before that frame. */
 async function storeEndingWith(last: (db: Awaited<ReturnType<typeof open>>) => Promise<void>) {
@@ -113,32 +113,32 @@ describe('recovery', () => {
 
   it('falls back to the data file when a hint file is corrupted, and rewrites the hint', async () => {
     const dir = tempDir();
-    let db = await open(dir, { maxFileSize: 2048 });
+    let db = await open(dir, { maxFileSize: 2048, autoMerge: false });
     for (let i = 0; i < 60; i++) await db.set(`k${i}`, `v${i}`.repeat(10));
     await db.delete('k3');
     await db.close();
-    const hint = `${dir}/00000001.hint`;
+    const hint = `${dir}/00001000.hint`;
     const bytes = readFileSync(hint);
     bytes[bytes.length >> 1] ^= 0xff;
     writeFileSync(hint, bytes);
-    db = await open(dir, { maxFileSize: 2048 });
+    db = await open(dir, { maxFileSize: 2048, autoMerge: false });
     expect(db.stats().recovery.scannedFiles).toBe(2);
     for (let i = 0; i < 60; i++) expect(db.getSync(`k${i}`)?.toString()).toBe(i === 3 ? undefined : `v${i}`.repeat(10));
     await db.close();
     expect(readFileSync(hint)).not.toEqual(bytes);
-    db = await open(dir, { maxFileSize: 2048 });
+    db = await open(dir, { maxFileSize: 2048, autoMerge: false });
     expect(db.stats().recovery.scannedFiles).toBe(1);
     await db.close();
   });
 
   it('ignores a hint file that describes a different length of its data file', async () => {
     const dir = tempDir();
-    let db = await open(dir, { maxFileSize: 2048 });
+    let db = await open(dir, { maxFileSize: 2048, autoMerge: false });
     for (let i = 0; i < 60; i++) await db.set(`k${i}`, `v${i}`.repeat(10));
     await db.close();
     const data = `${dir}/${FIRST_DATA}`;
     truncateSync(data, statSync(data).size - 1);
-    db = await open(dir, { maxFileSize: 2048 });
+    db = await open(dir, { maxFileSize: 2048, autoMerge: false });
     expect(db.stats().recovery.scannedFiles).toBe(2);
     expect(db.stats().recovery.damaged.length).toBe(1);
     await db.close();
@@ -149,7 +149,7 @@ describe('recovery', () => {
     let db = await open(dir);
     await db.set('k', 'v');
     await db.close();
-    writeFileSync(`${dir}/00000002.data`, Buffer.alloc(5));
+    writeFileSync(`${dir}/00002000.data`, Buffer.alloc(5));
     db = await open(dir);
     expect(db.getSync('k')?.toString()).toBe('v');
     await db.set('k2', 'v2');
