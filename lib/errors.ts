@@ -37,6 +37,8 @@ export const codes = {
   BODY_TOO_LARGE: 'KVCASK_BODY_TOO_LARGE',
   /** The request body has a content type this route does not take. HTTP 415. */
   UNSUPPORTED_MEDIA_TYPE: 'KVCASK_UNSUPPORTED_MEDIA_TYPE',
+  /** The client did not send its request headers, or its whole request, in time (headersTimeout, requestTimeout). HTTP 408. */
+  TIMEOUT: 'KVCASK_TIMEOUT',
   /** The server is shutting down, or the store no longer accepts writes. HTTP 503. */
   UNAVAILABLE: 'KVCASK_UNAVAILABLE',
   /** The server failed in a way it has no better code for. HTTP 500. */

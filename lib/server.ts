@@ -151,15 +151,20 @@ export class KvcaskServer {
     this.options.log?.({ time: new Date().toISOString(), level, msg, ...fields });
   }
 
+  /** Requests Node could not hand over: malformed, with headers too large, or too slow (slowloris). */
   private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    // Node answers timeouts (408) and oversized headers (431) itself when it can; everything else is malformed.
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ECONNRESET' || !socket.writable) {
+    if (!socket.writable || err.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const body = JSON.stringify({ code: codes.BAD_REQUEST, message: `malformed request: ${err.code ?? err.message}` });
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    let status = 400;
+    let code: string = codes.BAD_REQUEST;
+    let message = `malformed request (${err.code ?? err.message})`;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') [status, code, message] = [408, codes.TIMEOUT, 'the request was not received in time'];
+    else if (err.code === 'HPE_HEADER_OVERFLOW') [status, message] = [431, 'the request headers are too large'];
+    const body = JSON.stringify({ code, message });
+    const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+    socket.end(head + body);
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -176,13 +181,13 @@ export class KvcaskServer {
     };
     const fail = (err: unknown) => {
       const error = toHttpError(err);
+      this.closeIfDraining(res);
       if (error.status >= 500 && error.status !== 503) this.log('error', 'request failed', { method, route, error: String(err) });
       sendError(res, error, hasUnreadBody(req));
       done();
     };
     try {
-      // While draining, every answer closes its connection so that close() can finish.
-      if (this.draining) res.setHeader('connection', 'close');
+      this.closeIfDraining(res);
       if (this.draining && route !== 'healthz' && route !== 'readyz') throw new HttpError(503, codes.UNAVAILABLE, 'the server is shutting down');
       if (this.tokenDigest !== null && !OPEN_ROUTES.has(route) && !this.authorized(req)) {
         throw new HttpError(401, codes.UNAUTHORIZED, 'a valid bearer token is required', { 'www-authenticate': 'Bearer' });
@@ -193,6 +198,11 @@ export class KvcaskServer {
     } catch (err) {
       fail(err);
     }
+  }
+
+  /** While draining, every answer closes its connection, so that close() can finish. */
+  private closeIfDraining(res: ServerResponse): void {
+    if (this.draining && !res.headersSent) res.setHeader('connection', 'close');
   }
 
   private routeOf(path: string): Route {
@@ -277,6 +287,7 @@ export class KvcaskServer {
       throw err;
     }
     this.metrics.write((performance.now() - started) / 1000);
+    this.closeIfDraining(res);
     res.writeHead(204);
     res.end();
   }
