@@ -8,7 +8,7 @@ const token = 's3cret-token';
 describe('bearer token authentication', () => {
   it('answers 401 without a token or with a wrong one, and changes nothing', async () => {
     const { port, store } = await serve({ authToken: token });
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: token }, { authorization: `Basic ${token}` }, { authorization: `Bearer ${token}x` }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong' }, { authorization: token }, { authorization: `Basic ${token}` }, { authorization: `Bearer ${token}x` }]) {
       const reply = await request(port, '/kv/a', { method: 'PUT', body: 'v', headers });
       expect(reply.status).toBe(401);
       expect(reply.headers['www-authenticate']).toBe('Bearer');

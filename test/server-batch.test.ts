@@ -67,7 +67,7 @@ describe('POST /batch', () => {
   it('answers 415 when the body is not declared as JSON', async () => {
     const { port, store } = await serve();
     const body = JSON.stringify({ operations: [{ type: 'put', key: 'a', value: '1' }] });
-    for (const headers of [{ 'content-type': 'text/plain' }, {}]) {
+    for (const headers of [{ 'content-type': 'text/plain' }, {} as Record<string, string>]) {
       const reply = await request(port, '/batch', { method: 'POST', body, headers });
       expect(reply.status).toBe(415);
       expect(reply.json().code).toBe('KVCASK_UNSUPPORTED_MEDIA_TYPE');
