@@ -33,6 +33,8 @@ export interface ServerAddress {
 type Route = 'kv' | 'range' | 'batch' | 'healthz' | 'readyz' | 'metrics' | 'unknown';
 
 const KEY_PREFIX = '/kv/';
+// Counted in the metrics for requests whose client closed the connection before the answer (nginx's convention).
+const CLIENT_GONE = 499;
 const OCTETS = 'application/octet-stream';
 // Probes must work without credentials: they tell nothing about the data.
 const OPEN_ROUTES = new Set<Route>(['healthz', 'readyz']);
@@ -180,6 +182,12 @@ export class KvcaskServer {
       if (this.options.logRequests) this.log('info', 'request', { method, route, status: res.statusCode, ms: seconds * 1000 });
     };
     const fail = (err: unknown) => {
+      if (res.destroyed && !res.headersSent) {
+        // The client left before its answer (while its body waited for room, say): nothing failed on our side.
+        res.statusCode = CLIENT_GONE;
+        done();
+        return;
+      }
       const error = toHttpError(err);
       this.closeIfDraining(res);
       if (error.status >= 500 && error.status !== 503) this.log('error', 'request failed', { method, route, error: String(err) });

@@ -61,6 +61,8 @@ describe('memory for request bodies', () => {
     // Had the quitter kept its place in the queue, it would now hold the budget.
     await until(async () => (await reserved(port)) === 0);
     expect(await reserved(port)).toBe(0);
+    // Counted as a request whose client left, not as a server failure.
+    expect((await request(port, '/metrics')).text).toContain('kvcask_http_requests_total{route="kv",method="PUT",status="499"} 1');
     expect((await request(port, '/kv/c', { method: 'PUT', body: Buffer.alloc(BODY) })).status).toBe(204);
   });
 });
