@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { buffer } from 'node:stream/consumers';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { open, type RangeOptions, type Store, type SyncMode } from '../lib/index.js';
+import { registerServe } from './serve.js';
 import { decodeArg, type Encoding, encodings, formatStats, Output, plainBytes, UsageError } from './output.js';
 
 interface Globals {
@@ -169,6 +170,7 @@ program
   .option('--ndjson', 'one JSON object per line (takes precedence over --json)')
   .action(scan);
 program.command('stats').description('show key count, files, live and dead bytes, index memory and recovery').action(stats);
+registerServe(program);
 
 try {
   await program.parseAsync();
