@@ -22,7 +22,7 @@ export function makeDataset(count: number, valueSize: number, missingCount = 100
   const value = fill(random, valueSize);
   const updates = Array.from({ length: UPDATE_VARIANTS }, (_, i) => {
     const update = Buffer.from(value);
-    update.writeUInt32LE(update.readUInt32LE(0) ^ (i + 1), 0);
+    update.writeUInt32LE((update.readUInt32LE(0) ^ (i + 1)) >>> 0, 0);
     return update;
   });
   return { keys, missing, value, updates, random };
