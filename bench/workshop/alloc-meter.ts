@@ -5,7 +5,8 @@
  * Bytes: rounds of ROUND operations, each starting after a full GC; the
  * growth of the JS heap plus ArrayBuffer memory over a round is what the
  * round allocated, provided no GC ran during it (rounds with a GC are
- * dropped). The median round is reported. GC: PerformanceObserver 'gc'
+ * dropped, and rounds are shortened until most have none). The median
+ * round is reported. GC: PerformanceObserver 'gc'
  * entries over KVCASK_WORKSHOP_OPS (default 200,000) operations, by kind.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,7 +44,7 @@ const kinds = process.argv.length > 2 ? process.argv.slice(2).map(parseKind) : K
 const scratch = mkdtempSync(join(tmpdir(), 'kvcask-alloc-'));
 try {
   const data = dataset(KEYS);
-  console.log(`${KEYS.toLocaleString('en')} keys of 16 B, values of 100 B; bytes per operation: median of ${ROUNDS} rounds of ${ROUND}; GC over ${OPS.toLocaleString('en')} operations`);
+  console.log(`${KEYS.toLocaleString('en')} keys of 16 B, values of 100 B; bytes per operation: median of rounds without a GC; GC over ${OPS.toLocaleString('en')} operations`);
   for (const kind of kinds) {
     const dir = join(scratch, kind);
     await prepare(dir, data);
@@ -51,18 +52,25 @@ try {
     const run = operations(kind, db, data);
     await run(ROUND); // warm-up: JIT and lazily allocated buffers
 
-    const perOp: number[] = [];
+    // A round must fit between two scavenges: halve it until most rounds do.
+    let round = ROUND;
+    let perOp: number[] = [];
     let dropped = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      gc();
-      await settle();
-      const seen = gcEntries.length;
-      const before = allocatedSoFar();
-      await run(ROUND);
-      const after = allocatedSoFar();
-      await settle();
-      if (gcEntries.length > seen) dropped++;
-      else perOp.push((after - before) / ROUND);
+    for (; round >= 25; round /= 2) {
+      perOp = [];
+      dropped = 0;
+      for (let i = 0; i < ROUNDS; i++) {
+        gc();
+        await settle();
+        const seen = gcEntries.length;
+        const before = allocatedSoFar();
+        await run(round);
+        const after = allocatedSoFar();
+        await settle();
+        if (gcEntries.length > seen) dropped++;
+        else perOp.push((after - before) / round);
+      }
+      if (dropped <= ROUNDS / 2) break;
     }
 
     gc();
@@ -78,9 +86,9 @@ try {
     const byKind = new Map<string, number>();
     for (const e of entries) byKind.set(gcKinds[e.kind] ?? String(e.kind), (byKind.get(gcKinds[e.kind] ?? String(e.kind)) ?? 0) + 1);
 
-    const bytes = perOp.length > 0 ? `${median(perOp).toFixed(0)} B` : `not measured (a GC ran in all ${ROUNDS} rounds)`;
+    const bytes = perOp.length > 0 ? `${median(perOp).toFixed(0)} B` : `not measured (a GC ran in every round)`;
     console.log(`\n${kind}`);
-    console.log(`  allocated per operation: ${bytes} (${dropped} of ${ROUNDS} rounds dropped for a GC)`);
+    console.log(`  allocated per operation: ${bytes} (median of ${perOp.length} rounds of ${round}; ${dropped} more dropped for a GC)`);
     console.log(`  GC: ${((gcMs * 1000) / OPS).toFixed(3)} µs per operation, ${((gcMs / elapsedMs) * 100).toFixed(1)}% of the time; per 100,000 operations: ${[...byKind].map(([k, n]) => `${((n * 100_000) / OPS).toFixed(1)} ${k}`).join(', ') || 'none'}`);
   }
 } finally {
