@@ -9,7 +9,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { open, type Store } from '../lib/index.js';
-import { randomBytes as fill, rng as prng } from '../test/support/random.js';
+import { makeDataset } from './dataset.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 1_000_000);
 const ROUNDS = Number(process.env.KVCASK_BENCH_ROUNDS ?? 3);
@@ -72,10 +72,7 @@ async function load(dir: string, keys: Buffer[], value: Buffer): Promise<number>
 }
 
 async function main(): Promise<void> {
-  const random = prng(42);
-  const keys = Array.from({ length: KEYS }, () => fill(random, 16));
-  const missing = Array.from({ length: 100_000 }, () => fill(random, 16));
-  const value = fill(random, VALUE_SIZE);
+  const { keys, missing, value, random } = makeDataset(KEYS, VALUE_SIZE);
   const root = mkdtempSync(join(tmpdir(), 'kvcask-bench-'));
   const dir = join(root, 'store');
   const figures: Figure[] = [];
