@@ -24,6 +24,8 @@ export const codes = {
   VERSION: 'KVCASK_VERSION',
   /** The operation was aborted through its AbortSignal. */
   ABORTED: 'KVCASK_ABORTED',
+  /** The target of a restore or a backup already exists: a non-empty directory, or a file. Nothing was written. */
+  EXISTS: 'KVCASK_EXISTS',
 } as const;
 
 export type ErrorCode = (typeof codes)[keyof typeof codes];
