@@ -148,7 +148,7 @@ export class BackupReader {
   }
 
   async header(): Promise<BackupHeader> {
-    const header = await this.take(BACKUP_HEADER_SIZE, 'header');
+    const header = await this.take(BACKUP_HEADER_SIZE, 'the header');
     if (header.readUInt32LE(0) !== BACKUP_MAGIC) throw this.damaged('not a kvcask backup (bad magic)', 0);
     if (header.readUInt32LE(28) !== crc32(header.subarray(0, 28))) throw this.damaged('backup header failed its checksum', 0);
     const version = header.readUInt16LE(4);
@@ -166,7 +166,7 @@ export class BackupReader {
   /** The next entry, or null once the verified trailer ended the stream. */
   async next(): Promise<{ key: Buffer; value: Buffer } | null> {
     const at = this.source.offset;
-    const head = await this.take(ENTRY_HEADER_SIZE, 'entry or trailer');
+    const head = await this.take(ENTRY_HEADER_SIZE, 'an entry or the trailer');
     if (head[0] === TYPE_TRAILER) return this.trailer(head, at);
     if (head[0] !== TYPE_ENTRY || head[1] !== 0 || head.readUInt32LE(8) !== crc32(head.subarray(0, 8))) {
       throw this.damaged('entry header failed its checksum', at);
@@ -174,7 +174,7 @@ export class BackupReader {
     const keyLength = head.readUInt16LE(2);
     const valueLength = head.readUInt32LE(4);
     if (valueLength > LARGEST_VALUE_SIZE) throw this.damaged(`entry claims a value of ${valueLength} bytes, more than a store can hold`, at);
-    const body = await this.take(keyLength + valueLength, 'entry');
+    const body = await this.take(keyLength + valueLength, 'an entry');
     if (head.readUInt32LE(12) !== crc32(body)) throw this.damaged('entry failed its checksum', at);
     const key = body.subarray(0, keyLength);
     if (this.previous !== null && Buffer.compare(this.previous, key) >= 0) throw this.damaged('entries out of key order', at);
@@ -185,7 +185,7 @@ export class BackupReader {
   }
 
   private async trailer(head: Buffer, at: number): Promise<null> {
-    const trailer = Buffer.concat([head, await this.take(TRAILER_SIZE - ENTRY_HEADER_SIZE, 'trailer')]);
+    const trailer = Buffer.concat([head, await this.take(TRAILER_SIZE - ENTRY_HEADER_SIZE, 'the trailer')]);
     if (trailer.readUInt32LE(16) !== crc32(trailer.subarray(0, 16)) || trailer[1] !== 0 || trailer.readUInt16LE(2) !== 0) {
       throw this.damaged('trailer failed its checksum', at);
     }
@@ -201,7 +201,7 @@ export class BackupReader {
   private async take(n: number, what: string): Promise<Buffer> {
     const at = this.source.offset;
     const bytes = await this.source.take(n);
-    if (bytes === null) throw this.damaged(`backup is truncated: it ends inside the ${what}, before the trailer`, at);
+    if (bytes === null) throw this.damaged(`backup is truncated: it ends inside ${what}, with no trailer`, at);
     return bytes;
   }
 
