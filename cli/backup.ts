@@ -1,4 +1,5 @@
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, fstatSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { link, open, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -49,6 +50,18 @@ async function backupToFile(store: Store, file: string, options: SnapshotOptions
   return summary;
 }
 
+/**
+ * Standard output for a backup. process.stdout writes to a pipe synchronously
+ * on Linux, so a reader that stops reading would freeze the event loop, and
+ * Ctrl-C with it: a pipe or socket gets a stream of its own (asynchronous,
+ * with back-pressure), a file a file stream.
+ */
+function stdoutStream(): NodeJS.WritableStream {
+  const stat = fstatSync(1);
+  if (stat.isFIFO() || stat.isSocket()) return new Socket({ fd: 1, readable: false, writable: true });
+  return createWriteStream('', { fd: 1, autoClose: false });
+}
+
 async function backup(file: string | undefined, _options: unknown, command: Command): Promise<void> {
   const target = file ?? '-';
   if (target === '-' && process.stdout.isTTY) throw new UsageError('a backup is binary: give a file, or redirect stdout');
@@ -56,7 +69,7 @@ async function backup(file: string | undefined, _options: unknown, command: Comm
   const options: SnapshotOptions = { signal: interruptSignal(), onProgress: (p) => bar.update(p.entries, p.totalEntries, p.bytes) };
   let summary: SnapshotSummary;
   try {
-    summary = await withStore(command, (store) => (target === '-' ? store.snapshot(process.stdout, options) : backupToFile(store, target, options)));
+    summary = await withStore(command, (store) => (target === '-' ? store.snapshot(stdoutStream(), options) : backupToFile(store, target, options)));
   } catch (err) {
     bar.stop();
     throw err;

@@ -63,7 +63,10 @@ try {
     // The reader went away (`kvcask scan | head`): that ends the output, it is not a failure.
     process.exitCode = 0;
   } else {
-    process.stderr.write(`kvcask: ${codeOf(err)}: ${err instanceof Error ? err.message : String(err)}\n`);
+    const code = codeOf(err);
+    process.stderr.write(`kvcask: ${code}: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 2;
+    // Interrupted work has cleaned up by now; a write still stuck on a full pipe must not keep the process alive.
+    if (code === 'KVCASK_ABORTED') process.exit();
   }
 }
