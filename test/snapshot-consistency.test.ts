@@ -36,13 +36,15 @@ describe('a backup taken while writes go on', () => {
     };
     for (let i = 0; i < 4000; i++) await write();
 
-    const sink = new SlowSink(2);
+    // Between chunks of the backup, 20 more writes land (and concurrent writers run all along).
+    let streaming = true;
+    const sink = new SlowSink(async () => {
+      for (let i = 0; i < 20; i++) await write();
+    });
     const backup = db.snapshot(sink);
     const atSnapshot = new Map(reference);
     const writesBefore = sequence;
-    // Keep writing, concurrently, for as long as the backup streams.
-    let streaming = true;
-    const writers = Array.from({ length: 4 }, async () => {
+    const writers = Array.from({ length: 2 }, async () => {
       while (streaming) await write();
     });
     const summary = await backup;

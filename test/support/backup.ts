@@ -1,18 +1,17 @@
 import { Writable } from 'node:stream';
 import type { Store } from '../../lib/index.js';
 
-/** A writable that keeps every chunk, taking each one only after `delayMs` (0: a turn of the event loop), so that writes interleave. */
+/** A writable that keeps every chunk, taking each one only after `between` has run (default: a turn of the event loop). */
 export class SlowSink extends Writable {
   readonly chunks: Buffer[] = [];
 
-  constructor(private readonly delayMs = 0) {
+  constructor(private readonly between: () => Promise<void> = () => new Promise((resolve) => setImmediate(resolve))) {
     super({ highWaterMark: 1024 });
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
     this.chunks.push(chunk);
-    if (this.delayMs === 0) setImmediate(done);
-    else setTimeout(done, this.delayMs);
+    this.between().then(() => done(), done);
   }
 
   get bytes(): Buffer {
