@@ -43,6 +43,8 @@ export const codes = {
   UNAVAILABLE: 'KVCASK_UNAVAILABLE',
   /** The server failed in a way it has no better code for. HTTP 500. */
   INTERNAL: 'KVCASK_INTERNAL',
+  /** The target of a restore or a backup already exists: a non-empty directory, or a file. Nothing was written. */
+  EXISTS: 'KVCASK_EXISTS',
 } as const;
 
 export type ErrorCode = (typeof codes)[keyof typeof codes];

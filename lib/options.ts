@@ -64,6 +64,8 @@ const DEFAULTS: ResolvedOptions = {
 };
 
 const SMALLEST_FILE = 1024;
+/** The largest maxValueSize: a record with the longest key must still fit in one data file, and in one Buffer. */
+export const LARGEST_VALUE_SIZE = Math.min(bufferConstants.MAX_LENGTH, MAX_FILE_SIZE - FILE_HEADER_SIZE - FRAME_HEADER_SIZE - RECORD_HEADER_SIZE - MAX_KEY_SIZE);
 
 function integerIn(options: OpenOptions, name: keyof OpenOptions, min: number, max: number): void {
   const value = options[name];
@@ -106,8 +108,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   integerIn(given, 'syncInterval', 1, 60_000);
   integerIn(given, 'maxFileSize', SMALLEST_FILE, MAX_FILE_SIZE);
   integerIn(given, 'maxKeySize', 0, MAX_KEY_SIZE);
-  const largestValue = Math.min(bufferConstants.MAX_LENGTH, MAX_FILE_SIZE - FILE_HEADER_SIZE - FRAME_HEADER_SIZE - RECORD_HEADER_SIZE - MAX_KEY_SIZE);
-  integerIn(given, 'maxValueSize', 0, largestValue);
+  integerIn(given, 'maxValueSize', 0, LARGEST_VALUE_SIZE);
   const resolved = { ...DEFAULTS };
   for (const [name, value] of Object.entries(given)) if (value !== undefined) (resolved as Record<string, unknown>)[name] = value;
   return resolved;

@@ -21,6 +21,7 @@ import { hashOf, Keydir, type Location, type Snapshot } from './keydir.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions, type SyncMode } from './options.js';
 import { nextPage, type Page, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
+import { ReadSnapshot } from './read-snapshot.js';
 import {
   checkFileHeader,
   checkRecord,
@@ -48,6 +49,7 @@ import {
   type ScannedRecord,
   scanDataFile,
 } from './segment.js';
+import { type SnapshotOptions, type SnapshotSummary, writeSnapshot } from './snapshot.js';
 import { type Group, Writer } from './writer.js';
 
 export type BatchOperation = { type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes };
@@ -449,9 +451,30 @@ export class Store implements MergeHost {
     return this.iterate(resolveRange(options), false) as AsyncIterableIterator<Buffer>;
   }
 
-  private async *iterate(range: ResolvedRange, withValues: boolean): AsyncGenerator<[Buffer, Buffer] | Buffer> {
+  /**
+   * A read view of the store as it is now: its range(), keys() and get() keep
+   * answering as of this moment while writes go on, until it is released.
+   */
+  openSnapshot(): ReadSnapshot {
     this.checkOpen();
-    const snapshot = this.keydir.snapshot();
+    return new ReadSnapshot(this, this.keydir.snapshot(), this.seq - 1, this.keydir.size);
+  }
+
+  /** Streams a point-in-time backup of every key and value into `writable` (docs/format.md, "Backup stream"). */
+  snapshot(writable: NodeJS.WritableStream, options?: SnapshotOptions): Promise<SnapshotSummary> {
+    return writeSnapshot(this, writable, options);
+  }
+
+  /** @internal The value of `key` at `location`, a location taken from a snapshot. */
+  valueAt(key: Uint8Array, location: Location): Buffer {
+    this.checkOpen();
+    return this.readValue(key, location.fileId, location.offset, location.valueLength);
+  }
+
+  /** @internal Walks a range as of `held` when given (the caller releases it), else as of now. */
+  async *iterate(range: ResolvedRange, withValues: boolean, held?: Snapshot): AsyncGenerator<[Buffer, Buffer] | Buffer> {
+    this.checkOpen();
+    const snapshot = held ?? this.keydir.snapshot();
     try {
       const page: Page = { keys: [], locations: [] };
       let after: Buffer | undefined;
@@ -476,7 +499,7 @@ export class Store implements MergeHost {
         for (const entry of entries) yield entry;
       }
     } finally {
-      snapshot.release();
+      if (held === undefined) snapshot.release();
     }
   }
 
