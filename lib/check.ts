@@ -5,6 +5,7 @@ import { codes, ioError, KvcaskError } from './errors.js';
 import { type FileSystem, nodeFileSystem, readWholeFile } from './filesystem.js';
 import { lockDirectory } from './lock.js';
 import { checkFileHeader, FILE_HEADER_SIZE, FORMAT_VERSION } from './record.js';
+import { openSegment, scanSegment, segmentFileName } from './sealed-segment.js';
 import { dataFileName, hintFileName, parseFileName, scanDataFile } from './segment.js';
 import { abortedError, checkSignalOption } from './snapshot.js';
 
@@ -28,9 +29,11 @@ export interface CheckDamage {
    * 'header': a data file's header; 'frame': frames that failed a checksum,
    * followed by intact ones; 'tail': bytes after a file's last intact frame (in
    * the newest file, also what a crash leaves, which the next open cuts off);
-   * 'hint': a hint file that fails its checks (the next open scans its data file instead).
+   * 'hint': a hint file that fails its checks (the next open scans its data file instead);
+   * 'index': a segment whose header, footer or block index fails its checks (none of it can be read);
+   * 'block': a segment block that fails its checksum or does not decompress.
    */
-  kind: 'header' | 'frame' | 'tail' | 'hint';
+  kind: 'header' | 'frame' | 'tail' | 'hint' | 'index' | 'block';
 }
 
 export interface CheckReport {
@@ -88,17 +91,20 @@ export async function check(dir: string, options?: CheckOptions): Promise<CheckR
   try {
     const dataIds: number[] = [];
     const hintIds = new Set<number>();
+    const segmentIds = new Set<number>();
     for (const name of names) {
       const parsed = parseFileName(name);
-      if (parsed?.kind === 'data') dataIds.push(parsed.id);
-      else if (parsed?.kind === 'hint') hintIds.add(parsed.id);
+      if (parsed?.kind === 'hint') hintIds.add(parsed.id);
+      else if (parsed) dataIds.push(parsed.id);
+      if (parsed?.kind === 'kvs') segmentIds.add(parsed.id);
     }
     dataIds.sort((a, b) => a - b);
+    const nameOf = (id: number) => (segmentIds.has(id) ? segmentFileName(id) : dataFileName(id));
     const report: CheckReport = { dir: path, dataFiles: dataIds.length, hintFiles: 0, records: 0, bytes: 0, damaged: [], ok: true };
     let totalBytes = 0;
     const sizes = new Map<string, number>();
     for (const id of dataIds) {
-      for (const name of hintIds.has(id) ? [dataFileName(id), hintFileName(id)] : [dataFileName(id)]) {
+      for (const name of hintIds.has(id) ? [nameOf(id), hintFileName(id)] : [nameOf(id)]) {
         const file = `${path}/${name}`;
         const size = await sizeOf(file).catch((err) => Promise.reject(ioError('stat', file, err)));
         sizes.set(file, size);
@@ -110,9 +116,16 @@ export async function check(dir: string, options?: CheckOptions): Promise<CheckR
       onProgress?.({ bytes: Math.min(report.bytes, totalBytes), totalBytes });
     }, signal);
     for (const id of dataIds) {
-      const file = `${path}/${dataFileName(id)}`;
-      const size = sizes.get(file)!;
-      report.damaged.push(...(await checkDataFile(fsys, file, id, size, report)));
+      const file = `${path}/${nameOf(id)}`;
+      let size = sizes.get(file)!;
+      if (segmentIds.has(id)) {
+        const checked = await checkSegmentFile(fsys, file, id, size, report);
+        report.damaged.push(...checked.damaged);
+        // A hint describes a segment's logical length, not its size on disk.
+        size = checked.logicalLength;
+      } else {
+        report.damaged.push(...(await checkDataFile(fsys, file, id, size, report)));
+      }
       if (!hintIds.has(id)) continue;
       report.hintFiles++;
       const hint = `${path}/${hintFileName(id)}`;
@@ -158,6 +171,36 @@ async function checkDataFile(fsys: FileSystem, file: string, id: number, size: n
   } catch (err) {
     if (err instanceof KvcaskError) throw err;
     throw ioError('read', file, err);
+  } finally {
+    await fsys.close(fd).catch(() => {});
+  }
+}
+
+async function checkSegmentFile(
+  fsys: FileSystem,
+  file: string,
+  id: number,
+  size: number,
+  report: CheckReport,
+): Promise<{ damaged: CheckDamage[]; logicalLength: number }> {
+  let fd: number;
+  try {
+    fd = await fsys.open(file, 'r');
+  } catch (err) {
+    throw ioError('open', file, err);
+  }
+  try {
+    let segment;
+    try {
+      segment = await openSegment(fsys, fd, file, id, size);
+    } catch (err) {
+      if ((err as KvcaskError).code !== codes.CORRUPTION) throw err;
+      return { damaged: [{ file, offset: (err as KvcaskError).offset ?? 0, length: size, kind: 'index' }], logicalLength: -1 };
+    }
+    const blocks = await scanSegment(fsys, fd, segment, () => {
+      report.records++;
+    });
+    return { damaged: blocks.map((range) => ({ file, ...range, kind: 'block' as const })), logicalLength: segment.logicalLength };
   } finally {
     await fsys.close(fd).catch(() => {});
   }

@@ -7,7 +7,7 @@ import { tempDir } from './support/temp-dir.js';
 /** A store of several sealed files (with hints) and an active one. */
 async function storeOnDisk(): Promise<string> {
   const dir = tempDir();
-  const db = await open(dir, { sync: 'none', maxFileSize: 4096 });
+  const db = await open(dir, { sync: 'none', maxFileSize: 4096, autoMerge: false });
   for (let i = 0; i < 300; i++) await db.set(`key${i}`, `value-${i}-${'x'.repeat(i % 50)}`);
   await db.close();
   return dir;
@@ -42,7 +42,7 @@ describe('check', () => {
 
   it('finds a flipped byte in a record of a sealed data file, naming the file and the offset of the damaged frame', async () => {
     const dir = await storeOnDisk();
-    const file = path.join(dir, '00000001.data');
+    const file = path.join(dir, '00001000.data');
     // Inside the second frame (each set is its own frame here): file header 16, frame header 16, then records.
     const frames = fs.readFileSync(file);
     const secondFrame = frames.indexOf('KVFR', 17, 'latin1');
@@ -55,13 +55,13 @@ describe('check', () => {
 
   it('finds a damaged hint file and a damaged data file header', async () => {
     const dir = await storeOnDisk();
-    flipByte(path.join(dir, '00000002.hint'), 30);
-    flipByte(path.join(dir, '00000003.data'), 9);
+    flipByte(path.join(dir, '00002000.hint'), 30);
+    flipByte(path.join(dir, '00003000.data'), 9);
     const report = await check(dir);
     expect(report.damaged).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ file: path.join(dir, '00000002.hint'), offset: 0, kind: 'hint' }),
-        expect.objectContaining({ file: path.join(dir, '00000003.data'), offset: 0, length: 16, kind: 'header' }),
+        expect.objectContaining({ file: path.join(dir, '00002000.hint'), offset: 0, kind: 'hint' }),
+        expect.objectContaining({ file: path.join(dir, '00003000.data'), offset: 0, length: 16, kind: 'header' }),
       ]),
     );
   });

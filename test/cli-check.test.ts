@@ -9,7 +9,7 @@ vi.setConfig({ testTimeout: 30_000 });
 
 async function storeOnDisk(): Promise<string> {
   const dir = tempDir();
-  const db = await open(dir, { sync: 'none', maxFileSize: 4096 });
+  const db = await open(dir, { sync: 'none', maxFileSize: 4096, autoMerge: false });
   for (let i = 0; i < 200; i++) await db.set(`key${i}`, `value-${i}`);
   await db.close();
   return dir;
@@ -25,7 +25,7 @@ describe('kvcask check', () => {
 
   it('exits 2 after a flipped byte, naming the file and offset on stdout and KVCASK_CORRUPTION on stderr', async () => {
     const dir = await storeOnDisk();
-    const file = path.join(dir, '00000001.data');
+    const file = path.join(dir, '00001000.data');
     const bytes = fs.readFileSync(file);
     bytes[40] ^= 0x01;
     fs.writeFileSync(file, bytes);
