@@ -20,8 +20,9 @@ export function globals(command: Command): Globals {
 
 export async function withStore<T>(command: Command, use: (store: Store) => Promise<T>): Promise<T> {
   const { dir, sync } = globals(command);
-  // Pass only what the user chose, so that the library's defaults stay the defaults.
-  const store = await open(dir, sync === undefined ? undefined : { sync });
+  // A one-shot command starts no background merge (close() would only abort it); `compact` merges on request.
+  // Otherwise pass only what the user chose, so that the library's defaults stay the defaults.
+  const store = await open(dir, sync === undefined ? { autoMerge: false } : { sync, autoMerge: false });
   try {
     return await use(store);
   } finally {

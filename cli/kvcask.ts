@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerBackupCommands } from './backup.js';
 import { registerCheck } from './check.js';
+import { registerCompact } from './compact.js';
 import { encodings, UsageError } from './output.js';
 import { progressModes } from './progress.js';
 import { registerRecordCommands } from './records.js';
@@ -52,6 +53,7 @@ const program = new Command('kvcask')
 registerRecordCommands(program);
 registerStats(program);
 registerCheck(program);
+registerCompact(program);
 registerBackupCommands(program);
 registerServe(program);
 
