@@ -36,7 +36,7 @@ const MARKER_MAGIC = 0x4d43564b; // "KVCM"
 const MARKER_VERSION = 1;
 const PENDING = '.merging';
 /** Moves relocated per turn of the event loop when a merge switches the index over. */
-const RELOCATE_CHUNK = 20_000;
+const RELOCATE_CHUNK = 5_000;
 /** Longest stretch a merge works before it lets the event loop run. */
 const SLICE_MS = 4;
 

@@ -28,6 +28,8 @@ const FOOTER_SIZE = 32;
 const INDEX_ENTRY_SIZE = 20;
 /** Raw bytes per block before it is cut (a block always ends on a record boundary, so it may run longer). */
 export const BLOCK_SIZE = 32 * 1024;
+/** A segment being written is fdatasynced every this many bytes. */
+const SYNC_EVERY = 1024 * 1024;
 /** lz4-napi's block format prepends the raw length as a u32. */
 const LZ4_PREFIX = 4;
 
@@ -265,6 +267,7 @@ export class SegmentBuilder {
   private block: Buffer = Buffer.allocUnsafe(BLOCK_SIZE * 2);
   private blockUsed = 0;
   private position = SEGMENT_HEADER_SIZE;
+  private syncedAt = 0;
   private readonly index: number[] = [];
   /** Logical length so far: where the next record will be. */
   logicalLength = FILE_HEADER_SIZE;
@@ -336,6 +339,15 @@ export class SegmentBuilder {
     }
     this.index.push(this.logicalLength - this.blockUsed, this.position, stored.length, raw.length, crc32(stored));
     this.position += stored.length;
+    // Flush as we go: one large fdatasync at the end would stall the store's own durable writes behind it.
+    if (this.position - this.syncedAt >= SYNC_EVERY) {
+      this.syncedAt = this.position;
+      try {
+        await this.fsys.datasync(this.fd);
+      } catch (err) {
+        throw ioError('fdatasync', this.path, err);
+      }
+    }
     this.rawBytes += raw.length;
     this.blockUsed = 0;
     if (this.block.length > BLOCK_SIZE * 2) this.block = Buffer.allocUnsafe(BLOCK_SIZE * 2);

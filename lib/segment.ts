@@ -70,6 +70,8 @@ export interface ScanResult {
 }
 
 const WINDOW = 1 << 20;
+/** Records handed over between two calls of a scan's pause hook. */
+const PAUSE_EVERY = 512;
 
 /** A read window over a file, so that a scan issues a few large reads instead of one per record. */
 class FileWindow {
@@ -153,6 +155,7 @@ export async function scanDataFile(
   size: number,
   from: number,
   onRecord: (record: ScannedRecord, bytes: Buffer) => void,
+  /** Awaited after every frame and every PAUSE_EVERY records: where a merge yields, throttles or stops. */
   afterFrame?: () => Promise<void> | void,
 ): Promise<ScanResult> {
   const window = new FileWindow(fsys, fd, size);
@@ -170,7 +173,13 @@ export async function scanDataFile(
     }
     const { buffer, base } = await window.load(position, frameSize);
     const end = position - base + frameSize;
+    let sincePause = 0;
     for (let cursor = position - base + FRAME_HEADER_SIZE; cursor < end; ) {
+      // A group frame can hold thousands of records: let a merge breathe inside it too (the frame is already checked).
+      if (afterFrame && ++sincePause === PAUSE_EVERY) {
+        sincePause = 0;
+        await afterFrame();
+      }
       const keyLength = recordKeyLength(buffer, cursor);
       const valueLength = recordValueLength(buffer, cursor);
       const size = RECORD_HEADER_SIZE + keyLength + valueLength;

@@ -911,7 +911,8 @@ export class Store implements MergeHost {
 
   /** @internal Called by the writer once a file took its last record. */
   sealed(file: DataFile): void {
-    this.writeHintLater(file);
+    // A background merge is about to rewrite it compressed, with a hint of its own: scanning it for a hint too would read it twice.
+    if (!(this.options.autoMerge && this.options.compression === 'lz4')) this.writeHintLater(file);
     this.scheduleMerge();
   }
 
