@@ -50,7 +50,8 @@ export class Output {
   }
 }
 
-function bytes(n: number): string {
+/** A byte count in binary units, for people. */
+export function byteSize(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = n;
   let unit = 0;
@@ -58,7 +59,11 @@ function bytes(n: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]} (${n} bytes)`;
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function bytes(n: number): string {
+  return n < 1024 ? `${n} B` : `${byteSize(n)} (${n} bytes)`;
 }
 
 export function formatStats(stats: Stats): string {

@@ -1,3 +1,4 @@
+import { byteSize } from './output.js';
 /** When to draw: 'auto' only when the stream is a terminal. */
 export type ProgressMode = 'auto' | 'always' | 'never';
 export const progressModes: readonly ProgressMode[] = ['auto', 'always', 'never'];
@@ -23,16 +24,6 @@ function count(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-function byteSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 function duration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));

@@ -146,12 +146,7 @@ export async function check(dir: string, options?: CheckOptions): Promise<CheckR
 }
 
 async function checkDataFile(fsys: FileSystem, file: string, id: number, size: number, report: CheckReport): Promise<CheckDamage[]> {
-  let fd: number;
-  try {
-    fd = await fsys.open(file, 'r');
-  } catch (err) {
-    throw ioError('open', file, err);
-  }
+  const fd = await openForReading(fsys, file);
   try {
     const damaged: CheckDamage[] = [];
     const header = Buffer.alloc(FILE_HEADER_SIZE);
@@ -183,12 +178,7 @@ async function checkSegmentFile(
   size: number,
   report: CheckReport,
 ): Promise<{ damaged: CheckDamage[]; logicalLength: number }> {
-  let fd: number;
-  try {
-    fd = await fsys.open(file, 'r');
-  } catch (err) {
-    throw ioError('open', file, err);
-  }
+  const fd = await openForReading(fsys, file);
   try {
     let segment;
     try {
@@ -203,5 +193,13 @@ async function checkSegmentFile(
     return { damaged: blocks.map((range) => ({ file, ...range, kind: 'block' as const })), logicalLength: segment.logicalLength };
   } finally {
     await fsys.close(fd).catch(() => {});
+  }
+}
+
+async function openForReading(fsys: FileSystem, file: string): Promise<number> {
+  try {
+    return await fsys.open(file, 'r');
+  } catch (err) {
+    throw ioError('open', file, err);
   }
 }
