@@ -1,22 +1,19 @@
 import type { Stats } from '../lib/index.js';
+import { decodeText, type TextEncoding, textEncodings } from '../lib/text-encoding.js';
 
-export type Encoding = 'utf8' | 'base64' | 'hex';
-export const encodings: readonly Encoding[] = ['utf8', 'base64', 'hex'];
+export type Encoding = TextEncoding;
+export const encodings = textEncodings;
 
 /** A mistake in how the CLI was called; reported as KVCASK_USAGE with exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-// Buffer.from() silently drops what it cannot decode, which would quietly turn a typo into a different key.
-const HEX = /^(?:[0-9a-fA-F]{2})*$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 /** The bytes a command-line key or value stands for under `encoding`. */
 export function decodeArg(text: string, encoding: Encoding, what: string): Buffer {
-  if (encoding === 'hex' && !HEX.test(text)) throw new UsageError(`${what} is not valid hex: ${JSON.stringify(text)}`);
-  if (encoding === 'base64' && !BASE64.test(text)) throw new UsageError(`${what} is not valid base64: ${JSON.stringify(text)}`);
-  return Buffer.from(text, encoding);
+  const bytes = decodeText(text, encoding);
+  if (bytes === undefined) throw new UsageError(`${what} is not valid ${encoding}: ${JSON.stringify(text)}`);
+  return bytes;
 }
 
 /** Plain (non-JSON) output under utf8 is the bytes themselves, so that it stays byte-exact even for binary data. */
@@ -53,7 +50,8 @@ export class Output {
   }
 }
 
-function bytes(n: number): string {
+/** A byte count in binary units, for people. */
+export function byteSize(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = n;
   let unit = 0;
@@ -61,7 +59,11 @@ function bytes(n: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]} (${n} bytes)`;
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function bytes(n: number): string {
+  return n < 1024 ? `${n} B` : `${byteSize(n)} (${n} bytes)`;
 }
 
 export function formatStats(stats: Stats): string {

@@ -24,6 +24,27 @@ export const codes = {
   VERSION: 'KVCASK_VERSION',
   /** The operation was aborted through its AbortSignal. */
   ABORTED: 'KVCASK_ABORTED',
+  // The HTTP server's own answers (see the README's Server section); store failures keep their codes above.
+  /** The request is malformed: bad percent-encoding, query parameter, JSON or encoding. HTTP 400. */
+  BAD_REQUEST: 'KVCASK_BAD_REQUEST',
+  /** The bearer token is missing or wrong. HTTP 401. */
+  UNAUTHORIZED: 'KVCASK_UNAUTHORIZED',
+  /** No such key, or no such route. HTTP 404. */
+  NOT_FOUND: 'KVCASK_NOT_FOUND',
+  /** The route exists but not for this method; the Allow header lists the ones it has. HTTP 405. */
+  METHOD_NOT_ALLOWED: 'KVCASK_METHOD_NOT_ALLOWED',
+  /** The request body is longer than the server's maxBodySize. HTTP 413. */
+  BODY_TOO_LARGE: 'KVCASK_BODY_TOO_LARGE',
+  /** The request body has a content type this route does not take. HTTP 415. */
+  UNSUPPORTED_MEDIA_TYPE: 'KVCASK_UNSUPPORTED_MEDIA_TYPE',
+  /** The client did not send its request headers, or its whole request, in time (headersTimeout, requestTimeout). HTTP 408. */
+  TIMEOUT: 'KVCASK_TIMEOUT',
+  /** The server is shutting down, or the store no longer accepts writes. HTTP 503. */
+  UNAVAILABLE: 'KVCASK_UNAVAILABLE',
+  /** The server failed in a way it has no better code for. HTTP 500. */
+  INTERNAL: 'KVCASK_INTERNAL',
+  /** The target of a restore or a backup already exists: a non-empty directory, or a file. Nothing was written. */
+  EXISTS: 'KVCASK_EXISTS',
 } as const;
 
 export type ErrorCode = (typeof codes)[keyof typeof codes];

@@ -4,9 +4,9 @@ import { FILE_HEADER_SIZE, FORMAT_VERSION, recordSize } from './record.js';
 import type { ScannedRecord } from './segment.js';
 
 /**
- * A hint file holds, for one sealed data file, the newest record of each key
- * in it, without values, so that open() rebuilds the index without reading
- * the data:
+ * A hint file holds, for one sealed data file or segment, the newest record
+ * of each key in it, without values, so that open() rebuilds the index
+ * without reading the data (offsets in a segment are logical: see sealed-segment.ts):
  *
  *   header (24 B): "KVCH" | version u16 | 0 u16 | file id u32 | data length u32 | entry count u32 | 0 u32
  *   entry:         seq u64 | offset u32 | value length u32 | flags u8 | 0 u8 | key length u16 | key
@@ -17,32 +17,51 @@ const HEADER_SIZE = 24;
 const ENTRY_HEADER_SIZE = 20;
 const TWO_32 = 0x100000000;
 
+/** Collects hint entries one at a time, so that a merge never holds them as objects. */
+export class HintBuilder {
+  private buffer = Buffer.allocUnsafe(64 * 1024);
+  private used = HEADER_SIZE;
+  private count = 0;
+
+  add(seq: number, offset: number, valueLength: number, flags: number, key: Uint8Array): void {
+    const size = ENTRY_HEADER_SIZE + key.length;
+    if (this.used + size + 4 > this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.used + size + 4));
+      this.buffer.copy(bigger, 0, 0, this.used);
+      this.buffer = bigger;
+    }
+    const buffer = this.buffer;
+    const position = this.used;
+    buffer.writeUInt32LE(seq % TWO_32, position);
+    buffer.writeUInt32LE(Math.floor(seq / TWO_32), position + 4);
+    buffer.writeUInt32LE(offset, position + 8);
+    buffer.writeUInt32LE(valueLength, position + 12);
+    buffer[position + 16] = flags;
+    buffer[position + 17] = 0;
+    buffer.writeUInt16LE(key.length, position + 18);
+    buffer.set(key, position + ENTRY_HEADER_SIZE);
+    this.used += size;
+    this.count++;
+  }
+
+  /** The whole hint file: header, entries, trailing CRC. */
+  finish(fileId: number, dataLength: number): Buffer {
+    const buffer = this.buffer;
+    buffer.fill(0, 0, HEADER_SIZE);
+    buffer.writeUInt32LE(HINT_MAGIC, 0);
+    buffer.writeUInt16LE(FORMAT_VERSION, 4);
+    buffer.writeUInt32LE(fileId, 8);
+    buffer.writeUInt32LE(dataLength, 12);
+    buffer.writeUInt32LE(this.count, 16);
+    buffer.writeUInt32LE(crc32(buffer.subarray(0, this.used)), this.used);
+    return buffer.subarray(0, this.used + 4);
+  }
+}
+
 export function encodeHint(fileId: number, dataLength: number, records: readonly ScannedRecord[]): Buffer {
-  let size = HEADER_SIZE + 4;
-  let count = 0;
-  for (const record of records) {
-    size += ENTRY_HEADER_SIZE + record.key.length;
-    count++;
-  }
-  const buffer = Buffer.alloc(size);
-  buffer.writeUInt32LE(HINT_MAGIC, 0);
-  buffer.writeUInt16LE(FORMAT_VERSION, 4);
-  buffer.writeUInt32LE(fileId, 8);
-  buffer.writeUInt32LE(dataLength, 12);
-  buffer.writeUInt32LE(count, 16);
-  let position = HEADER_SIZE;
-  for (const record of records) {
-    buffer.writeUInt32LE(record.seq % TWO_32, position);
-    buffer.writeUInt32LE(Math.floor(record.seq / TWO_32), position + 4);
-    buffer.writeUInt32LE(record.offset, position + 8);
-    buffer.writeUInt32LE(record.valueLength, position + 12);
-    buffer[position + 16] = record.flags;
-    buffer.writeUInt16LE(record.key.length, position + 18);
-    buffer.set(record.key, position + ENTRY_HEADER_SIZE);
-    position += ENTRY_HEADER_SIZE + record.key.length;
-  }
-  buffer.writeUInt32LE(crc32(buffer.subarray(0, position)), position);
-  return buffer;
+  const builder = new HintBuilder();
+  for (const record of records) builder.add(record.seq, record.offset, record.valueLength, record.flags, record.key);
+  return builder.finish(fileId, dataLength);
 }
 
 export async function writeHint(

@@ -180,9 +180,45 @@ export class Keydir {
     return snapshot;
   }
 
+  /** Called after a snapshot is released (files a merge replaced may then be closed). */
+  onForget: (() => void) | null = null;
+
   /** @internal */
   forget(snapshot: Snapshot): void {
     this.snapshots.delete(snapshot);
+    this.onForget?.();
+  }
+
+  /** The snapshots open now. */
+  openSnapshots(): Snapshot[] {
+    return [...this.snapshots];
+  }
+
+  /**
+   * Points the key whose record is at (`fileId`, `offset`) at (`toFile`,
+   * `toOffset`), if its entry still says so; `hash` is the key's. Returns
+   * whether it did. A merge moves records this way without knowing their keys.
+   */
+  relocate(hash: number, fileId: number, offset: number, toFile: number, toOffset: number): boolean {
+    const table = this.table;
+    for (let entry = this.candidate(hash, -1); entry >= 0; entry = this.candidate(hash, entry)) {
+      const at = entry * ENTRY;
+      if (table[at + E_FILE] !== fileId || table[at + E_OFFSET] !== offset) continue;
+      if (this.snapshots.size !== 0) this.remember(this.keyOf(table[at + E_SLOT] - 1));
+      table[at + E_FILE] = toFile;
+      table[at + E_OFFSET] = toOffset;
+      return true;
+    }
+    return false;
+  }
+
+  /** Whether the key with hash `hash` has its newest record at (`fileId`, `offset`). */
+  pointsAt(hash: number, fileId: number, offset: number): boolean {
+    const table = this.table;
+    for (let entry = this.candidate(hash, -1); entry >= 0; entry = this.candidate(hash, entry)) {
+      if (table[entry * ENTRY + E_FILE] === fileId && table[entry * ENTRY + E_OFFSET] === offset) return true;
+    }
+    return false;
   }
 
   /** Bytes held by the index: its typed arrays and arena exactly, plus the sorted list's references. */
@@ -332,6 +368,10 @@ export class Snapshot {
   private released = false;
 
   constructor(readonly keydir: Keydir) {}
+
+  get isReleased(): boolean {
+    return this.released;
+  }
 
   /** @internal */
   record(key: string, before: Location | null): void {

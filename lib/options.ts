@@ -18,9 +18,29 @@ export interface OpenOptions {
   maxValueSize?: number;
   /** Refuse to open when a data file is damaged anywhere but its torn tail, instead of skipping the damage. Default false. */
   strict?: boolean;
+  /** How sealed files store their records: 'lz4' blocks (each kept raw when it does not shrink) or 'none'. Default 'lz4'. */
+  compression?: Compression;
+  /** Byte budget for decompressed blocks of sealed files kept in memory. Default 64 MiB; 0 caches nothing. */
+  blockCacheSize?: number;
+  /** Merge in the background when the policy below says so (and compress files as they are sealed). Default true. */
+  autoMerge?: boolean;
+  /** A merge starts when a sealed file has at least this fraction of dead bytes. Default 0.6. */
+  mergeTriggerRatio?: number;
+  /** ... or at least this many dead bytes. Default 512 MiB. */
+  mergeTriggerBytes?: number;
+  /** A merge takes every sealed file with at least this fraction of dead bytes. Default 0.4. */
+  mergeIncludeRatio?: number;
+  /** ... or at least this many dead bytes. Default 128 MiB. */
+  mergeIncludeBytes?: number;
+  /** ... or smaller than this on disk, so that small files get combined. Default 10 MiB. */
+  mergeSmallFile?: number;
+  /** Upper bound on a merge's disk traffic (bytes read plus written per second); 0 for none. Default 0. */
+  mergeRateLimit?: number;
   /** The file-system implementation; for fault-injection tests. Default: node:fs. */
   fileSystem?: FileSystem;
 }
+
+export type Compression = 'lz4' | 'none';
 
 export type ResolvedOptions = Required<OpenOptions>;
 
@@ -31,16 +51,34 @@ const DEFAULTS: ResolvedOptions = {
   maxKeySize: 1024,
   maxValueSize: 64 * 1024 * 1024,
   strict: false,
+  compression: 'lz4',
+  blockCacheSize: 64 * 1024 * 1024,
+  autoMerge: true,
+  mergeTriggerRatio: 0.6,
+  mergeTriggerBytes: 512 * 1024 * 1024,
+  mergeIncludeRatio: 0.4,
+  mergeIncludeBytes: 128 * 1024 * 1024,
+  mergeSmallFile: 10 * 1024 * 1024,
+  mergeRateLimit: 0,
   fileSystem: nodeFileSystem,
 };
 
 const SMALLEST_FILE = 1024;
+/** The largest maxValueSize: a record with the longest key must still fit in one data file, and in one Buffer. */
+export const LARGEST_VALUE_SIZE = Math.min(bufferConstants.MAX_LENGTH, MAX_FILE_SIZE - FILE_HEADER_SIZE - FRAME_HEADER_SIZE - RECORD_HEADER_SIZE - MAX_KEY_SIZE);
 
 function integerIn(options: OpenOptions, name: keyof OpenOptions, min: number, max: number): void {
   const value = options[name];
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`options.${name} must be an integer, got ${describe(value)}`);
   if (value < min || value > max) throw new RangeError(`options.${name} must be between ${min} and ${max}, got ${value}`);
+}
+
+function ratioIn(options: OpenOptions, name: keyof OpenOptions): void {
+  const value = options[name];
+  if (value === undefined) return;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`options.${name} must be a number, got ${describe(value)}`);
+  if (value < 0 || value > 1) throw new RangeError(`options.${name} must be between 0 and 1, got ${value}`);
 }
 
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -53,15 +91,24 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (given.sync !== undefined && !['always', 'interval', 'none'].includes(given.sync)) {
     throw new TypeError(`options.sync must be 'always', 'interval' or 'none', got ${JSON.stringify(given.sync)}`);
   }
-  if (given.strict !== undefined && typeof given.strict !== 'boolean') throw new TypeError('options.strict must be a boolean');
+  for (const name of ['strict', 'autoMerge'] as const) {
+    if (given[name] !== undefined && typeof given[name] !== 'boolean') throw new TypeError(`options.${name} must be a boolean`);
+  }
+  if (given.compression !== undefined && given.compression !== 'lz4' && given.compression !== 'none') {
+    throw new TypeError(`options.compression must be 'lz4' or 'none', got ${JSON.stringify(given.compression)}`);
+  }
+  ratioIn(given, 'mergeTriggerRatio');
+  ratioIn(given, 'mergeIncludeRatio');
+  for (const name of ['blockCacheSize', 'mergeTriggerBytes', 'mergeIncludeBytes', 'mergeSmallFile', 'mergeRateLimit'] as const) {
+    integerIn(given, name, 0, Number.MAX_SAFE_INTEGER);
+  }
   if (given.fileSystem !== undefined && (typeof given.fileSystem !== 'object' || given.fileSystem === null)) {
     throw new TypeError('options.fileSystem must be an object implementing FileSystem');
   }
   integerIn(given, 'syncInterval', 1, 60_000);
   integerIn(given, 'maxFileSize', SMALLEST_FILE, MAX_FILE_SIZE);
   integerIn(given, 'maxKeySize', 0, MAX_KEY_SIZE);
-  const largestValue = Math.min(bufferConstants.MAX_LENGTH, MAX_FILE_SIZE - FILE_HEADER_SIZE - FRAME_HEADER_SIZE - RECORD_HEADER_SIZE - MAX_KEY_SIZE);
-  integerIn(given, 'maxValueSize', 0, largestValue);
+  integerIn(given, 'maxValueSize', 0, LARGEST_VALUE_SIZE);
   const resolved = { ...DEFAULTS };
   for (const [name, value] of Object.entries(given)) if (value !== undefined) (resolved as Record<string, unknown>)[name] = value;
   return resolved;

@@ -1,4 +1,5 @@
 import type { FileSystem } from './filesystem.js';
+import type { SealedSegment } from './sealed-segment.js';
 import {
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
@@ -13,6 +14,18 @@ import {
   recordValueLength,
 } from './record.js';
 
+/**
+ * Data files get ids FILE_ID_STEP apart, so that a merge can name its outputs
+ * with the ids right after its newest input: a file's id orders its records
+ * against every other file's (see merge.ts).
+ */
+export const FILE_ID_STEP = 1000;
+
+/** The id of the next data file after every id up to `lastId`. */
+export function nextDataFileId(lastId: number): number {
+  return (Math.floor(lastId / FILE_ID_STEP) + 1) * FILE_ID_STEP;
+}
+
 /** Data files are `<id>.data`, the id zero-padded to 8 digits (more once ids pass 99,999,999). */
 export function dataFileName(id: number): string {
   return `${String(id).padStart(8, '0')}.data`;
@@ -22,13 +35,15 @@ export function hintFileName(id: number): string {
   return `${String(id).padStart(8, '0')}.hint`;
 }
 
-export function parseFileName(name: string): { id: number; kind: 'data' | 'hint' } | null {
-  const match = /^(\d{8,10})\.(data|hint)$/.exec(name);
+export type FileKind = 'data' | 'hint' | 'kvs';
+
+export function parseFileName(name: string): { id: number; kind: FileKind } | null {
+  const match = /^(\d{8,10})\.(data|hint|kvs)$/.exec(name);
   if (!match) return null;
   const id = Number(match[1]);
-  const kind = match[2] as 'data' | 'hint';
+  const kind = match[2] as FileKind;
   // Only the canonical spelling counts, so that no two names can claim one id.
-  return name === (kind === 'data' ? dataFileName(id) : hintFileName(id)) ? { id, kind } : null;
+  return name === `${String(id).padStart(8, '0')}.${kind}` ? { id, kind } : null;
 }
 
 export interface ScannedRecord {
@@ -55,6 +70,8 @@ export interface ScanResult {
 }
 
 const WINDOW = 1 << 20;
+/** Records handed over between two calls of a scan's pause hook. */
+const PAUSE_EVERY = 512;
 
 /** A read window over a file, so that a scan issues a few large reads instead of one per record. */
 class FileWindow {
@@ -137,7 +154,9 @@ export async function scanDataFile(
   fd: number,
   size: number,
   from: number,
-  onRecord: (record: ScannedRecord) => void,
+  onRecord: (record: ScannedRecord, bytes: Buffer) => void,
+  /** Awaited after every frame and every PAUSE_EVERY records: where a merge yields, throttles or stops. */
+  afterFrame?: () => Promise<void> | void,
 ): Promise<ScanResult> {
   const window = new FileWindow(fsys, fd, size);
   const damaged: DamagedRange[] = [];
@@ -154,20 +173,31 @@ export async function scanDataFile(
     }
     const { buffer, base } = await window.load(position, frameSize);
     const end = position - base + frameSize;
+    let sincePause = 0;
     for (let cursor = position - base + FRAME_HEADER_SIZE; cursor < end; ) {
+      // A group frame can hold thousands of records: let a merge breathe inside it too (the frame is already checked).
+      if (afterFrame && ++sincePause === PAUSE_EVERY) {
+        sincePause = 0;
+        await afterFrame();
+      }
       const keyLength = recordKeyLength(buffer, cursor);
       const valueLength = recordValueLength(buffer, cursor);
-      onRecord({
-        key: buffer.subarray(cursor + RECORD_HEADER_SIZE, cursor + RECORD_HEADER_SIZE + keyLength),
-        offset: base + cursor,
-        seq: recordSeq(buffer, cursor),
-        flags: recordFlags(buffer, cursor),
-        valueLength,
-      });
-      cursor += RECORD_HEADER_SIZE + keyLength + valueLength;
+      const size = RECORD_HEADER_SIZE + keyLength + valueLength;
+      onRecord(
+        {
+          key: buffer.subarray(cursor + RECORD_HEADER_SIZE, cursor + RECORD_HEADER_SIZE + keyLength),
+          offset: base + cursor,
+          seq: recordSeq(buffer, cursor),
+          flags: recordFlags(buffer, cursor),
+          valueLength,
+        },
+        buffer.subarray(cursor, cursor + size),
+      );
+      cursor += size;
     }
     position += frameSize;
     validEnd = position;
+    if (afterFrame) await afterFrame();
   }
   return { validEnd, damaged, tailBytes: size - validEnd };
 }
@@ -190,6 +220,16 @@ export interface DataFile {
   /** Bytes of records the index points to (the rest is garbage for a merge to reclaim). */
   liveBytes: number;
   liveKeys: number;
+  /** Bytes of tombstones a merge had to keep: needed, so not garbage. */
+  keptBytes: number;
+  /** The lowest sequence number in the file (Infinity while it has none): decides which tombstones a merge may drop. */
+  minSeq: number;
+  /** Set for a sealed segment: its block index. Its offsets are logical. */
+  segment: SealedSegment | null;
+  /** Replaced by a merge; kept open only while older snapshots or reads may still need it. */
+  retired: boolean;
+  /** Asynchronous reads in flight, which keep a retired file's descriptor open. */
+  readers: number;
 }
 
 export function newDataFile(dir: string, id: number, fd: number, size: number): DataFile {
@@ -203,5 +243,20 @@ export function newDataFile(dir: string, id: number, fd: number, size: number): 
     sealed: false,
     liveBytes: 0,
     liveKeys: 0,
+    keptBytes: 0,
+    minSeq: Infinity,
+    segment: null,
+    retired: false,
+    readers: 0,
   };
+}
+
+/** The bytes a file takes on disk. */
+export function fileBytes(file: DataFile): number {
+  return file.segment ? file.segment.fileBytes : Math.max(file.end, FILE_HEADER_SIZE);
+}
+
+/** Bytes of records in a file, live or dead (a segment's are counted raw). */
+export function recordBytes(file: DataFile): number {
+  return (file.segment ? file.segment.logicalLength : Math.max(file.end, FILE_HEADER_SIZE)) - FILE_HEADER_SIZE;
 }

@@ -2,11 +2,26 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { type Bytes, describe, keyBytes, ownedKeyBytes, valueLength } from './encoding.js';
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
+import { BlockCache } from './cache.js';
 import { readHint, readHintedLength, writeHint } from './hint.js';
-import { hashOf, Keydir, type Location } from './keydir.js';
+import {
+  type CompactOptions,
+  completeMerge,
+  type MergeHost,
+  type MergeResult,
+  type MergeRun,
+  planMerge,
+  recoverMerge,
+  relocate,
+  writeMarker,
+  writeMergeOutputs,
+} from './merge.js';
+import { openSegment, scanSegment, segmentFileName } from './sealed-segment.js';
+import { hashOf, Keydir, type Location, type Snapshot } from './keydir.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions, type SyncMode } from './options.js';
 import { nextPage, type Page, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
+import { ReadSnapshot } from './read-snapshot.js';
 import {
   checkFileHeader,
   checkRecord,
@@ -21,7 +36,20 @@ import {
   recordKeyLength,
   recordSize,
 } from './record.js';
-import { type DataFile, dataFileName, hintFileName, newDataFile, parseFileName, type ScannedRecord, scanDataFile } from './segment.js';
+import {
+  type DataFile,
+  dataFileName,
+  fileBytes,
+  FILE_ID_STEP,
+  hintFileName,
+  newDataFile,
+  nextDataFileId,
+  parseFileName,
+  recordBytes,
+  type ScannedRecord,
+  scanDataFile,
+} from './segment.js';
+import { type SnapshotOptions, type SnapshotSummary, writeSnapshot } from './snapshot.js';
 import { type Group, Writer } from './writer.js';
 
 export type BatchOperation = { type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes };
@@ -29,11 +57,27 @@ export type BatchOperation = { type: 'put'; key: Bytes; value: Bytes } | { type:
 export interface FileStats {
   id: number;
   name: string;
+  /** Bytes on disk. */
   bytes: number;
+  /** Bytes its records take uncompressed (for a data file, its size less the header). */
+  rawBytes: number;
   liveBytes: number;
   deadBytes: number;
   liveKeys: number;
   sealed: boolean;
+  /** Whether it is a sealed segment (LZ4 blocks or raw blocks) rather than a data file. */
+  segment: boolean;
+}
+
+export interface MergeStats {
+  /** Merges committed since open. */
+  completed: number;
+  running: boolean;
+  /** Bytes on disk of the files merges replaced, and of what they wrote instead. */
+  bytesBefore: number;
+  bytesAfter: number;
+  /** The last automatic merge's failure, if it failed (the store keeps serving; merges are retried). */
+  lastError: string | null;
 }
 
 export interface DamageReport {
@@ -65,6 +109,11 @@ export interface Stats {
   recovery: RecoveryStats;
   /** Hint files that could not be written (the data file is scanned at the next open instead). */
   hintFailures: number;
+  /** Bytes on disk of every file, and what their records take uncompressed. */
+  diskBytes: number;
+  rawBytes: number;
+  merges: MergeStats;
+  blockCache: { bytes: number; budget: number; hits: number; misses: number };
 }
 
 const RANGE_PAGE = 256;
@@ -84,9 +133,19 @@ function valueOf(record: Buffer, key: Uint8Array, file: DataFile, offset: number
   return record.subarray(RECORD_HEADER_SIZE + key.length);
 }
 
-export class Store {
-  private readonly keydir = new Keydir();
+export class Store implements MergeHost {
+  /** @internal */
+  readonly keydir = new Keydir();
   private readonly files = new Map<number, DataFile>();
+  private readonly cache: BlockCache;
+  private merging: Promise<unknown> = Promise.resolve();
+  private mergeRunning = false;
+  private readonly mergeAbort = new AbortController();
+  /** Set when a merge failed after its switch: what is on disk may disagree with memory, so no more merges until reopened. */
+  private mergeBroken: KvcaskError | null = null;
+  private readonly mergeStats: MergeStats = { completed: 0, running: false, bytesBefore: 0, bytesAfter: 0, lastError: null };
+  /** Files retired by a merge, each waiting for the snapshots that were open when it was retired. */
+  private readonly retiring = new Map<DataFile, Set<Snapshot>>();
   private writer!: Writer;
   private seq = 1;
   private closed = false;
@@ -103,6 +162,8 @@ export class Store {
     private readonly lock: DirectoryLock,
   ) {
     this.fileSystem = options.fileSystem;
+    this.cache = new BlockCache(options.blockCacheSize);
+    this.keydir.onForget = () => this.closeRetired();
   }
 
   // ---- writes -------------------------------------------------------------
@@ -329,13 +390,18 @@ export class Store {
     const length = keydir.valueLengthOf(slot);
     const file = this.files.get(fileId)!;
     const size = recordSize(key.length, length);
-    if (offset + size > file.written) return this.readValue(key, fileId, offset, length);
+    if (file.segment !== null || offset + size > file.written) return this.readValue(key, fileId, offset, length);
     const record = Buffer.allocUnsafe(size);
     let read: number;
+    // A merge may retire the file meanwhile: it stays open until this read is done.
+    file.readers++;
     try {
       read = await this.fileSystem.read(file.fd, record, 0, size, offset);
     } catch (err) {
       throw ioError('read', file.path, err);
+    } finally {
+      file.readers--;
+      if (file.retired) this.closeRetired();
     }
     if (read !== size) throw corruption(`record of ${size} bytes runs past the end of the file`, file.path, offset);
     return valueOf(record, key, file, offset);
@@ -353,6 +419,11 @@ export class Store {
   private fetchRecord(file: DataFile, offset: number, size: number, must: true): Buffer;
   private fetchRecord(file: DataFile, offset: number, size: number, must: boolean): Buffer | null;
   private fetchRecord(file: DataFile, offset: number, size: number, must: boolean): Buffer | null {
+    if (file.segment !== null) {
+      const record = file.segment.recordSync(this.fileSystem, file.fd, this.cache, offset, size);
+      if (record !== null || !must) return record;
+      throw corruption(`record of ${size} bytes is not inside one block`, file.path, offset);
+    }
     if (offset + size > file.written) {
       const pending = this.writer.readPending(file, offset, size);
       if (pending !== null || !must) return pending;
@@ -380,9 +451,30 @@ export class Store {
     return this.iterate(resolveRange(options), false) as AsyncIterableIterator<Buffer>;
   }
 
-  private async *iterate(range: ResolvedRange, withValues: boolean): AsyncGenerator<[Buffer, Buffer] | Buffer> {
+  /**
+   * A read view of the store as it is now: its range(), keys() and get() keep
+   * answering as of this moment while writes go on, until it is released.
+   */
+  openSnapshot(): ReadSnapshot {
     this.checkOpen();
-    const snapshot = this.keydir.snapshot();
+    return new ReadSnapshot(this, this.keydir.snapshot(), this.seq - 1, this.keydir.size);
+  }
+
+  /** Streams a point-in-time backup of every key and value into `writable` (docs/format.md, "Backup stream"). */
+  snapshot(writable: NodeJS.WritableStream, options?: SnapshotOptions): Promise<SnapshotSummary> {
+    return writeSnapshot(this, writable, options);
+  }
+
+  /** @internal The value of `key` at `location`, a location taken from a snapshot. */
+  valueAt(key: Uint8Array, location: Location): Buffer {
+    this.checkOpen();
+    return this.readValue(key, location.fileId, location.offset, location.valueLength);
+  }
+
+  /** @internal Walks a range as of `held` when given (the caller releases it), else as of now. */
+  async *iterate(range: ResolvedRange, withValues: boolean, held?: Snapshot): AsyncGenerator<[Buffer, Buffer] | Buffer> {
+    this.checkOpen();
+    const snapshot = held ?? this.keydir.snapshot();
     try {
       const page: Page = { keys: [], locations: [] };
       let after: Buffer | undefined;
@@ -407,7 +499,155 @@ export class Store {
         for (const entry of entries) yield entry;
       }
     } finally {
-      snapshot.release();
+      if (held === undefined) snapshot.release();
+    }
+  }
+
+  // ---- merges -------------------------------------------------------------
+
+  /**
+   * Merges every sealed file, after sealing the active one, so that dead
+   * records and droppable tombstones go and every file is compressed. Reads
+   * and writes go on meanwhile. Resolves with what it did.
+   */
+  compact(options: CompactOptions = {}): Promise<MergeResult> {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`compact() options must be an object, got ${describe(options)}`);
+    const { signal, onProgress } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`options.onProgress must be a function, got ${describe(onProgress)}`);
+    try {
+      this.checkOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = this.merging.then(async () => {
+      this.checkOpen();
+      if (this.mergeBroken) throw this.mergeBroken;
+      await this.writer.rotate();
+      const both = signal ? AbortSignal.any([signal, this.mergeAbort.signal]) : this.mergeAbort.signal;
+      return this.merge(planMerge(this.allFiles(), this.options, true), both, onProgress);
+    });
+    this.merging = run.catch(ignore);
+    return run;
+  }
+
+  /** Starts an automatic merge when the policy asks for one and none is running. */
+  private scheduleMerge(): void {
+    if (!this.options.autoMerge || this.mergeRunning || this.closed || this.mergeBroken) return;
+    const inputs = planMerge(this.allFiles(), this.options, false);
+    if (inputs.length === 0) return;
+    this.mergeRunning = true;
+    const run = this.merging.then(() => (this.closed ? null : this.merge(inputs, this.mergeAbort.signal)));
+    this.merging = run.then(
+      () => {
+        this.mergeRunning = false;
+        this.scheduleMerge();
+      },
+      (err: KvcaskError) => {
+        this.mergeRunning = false;
+        if (err?.code !== codes.ABORTED && err?.code !== codes.CLOSED) this.mergeStats.lastError = `${err?.code ?? 'Error'}: ${err?.message ?? err}`;
+      },
+    );
+  }
+
+  /** One merge, from writing the outputs to retiring the inputs. */
+  private async merge(inputs: DataFile[], signal: AbortSignal, onProgress?: CompactOptions['onProgress']): Promise<MergeResult> {
+    const result: MergeResult = { filesMerged: 0, filesWritten: 0, bytesBefore: 0, bytesAfter: 0 };
+    inputs = inputs.filter((file) => !file.retired && this.files.get(file.id) === file);
+    if (inputs.length === 0) return result;
+    this.mergeRunning = true;
+    try {
+      const run = await writeMergeOutputs(this, inputs, signal, onProgress);
+      for (const file of run.outputs) this.files.set(file.id, file);
+      await relocate(this.keydir, run, this.files);
+      if (!this.takeOver(run) || signal.aborted) {
+        await relocate(this.keydir, run, this.files, true);
+        for (const file of run.outputs) this.files.delete(file.id);
+        await run.discard(this);
+        if (signal.aborted) throw new KvcaskError(codes.ABORTED, 'the merge was aborted', { cause: signal.reason });
+        throw corruption('a live record of a merged file was not copied; the merge was undone', inputs[0].path, 0);
+      }
+      const inputIds = inputs.map((file) => file.id);
+      const outputIds = run.outputs.map((file) => file.id);
+      for (const file of inputs) this.retireFile(file);
+      try {
+        await writeMarker(this.fileSystem, this.dir, inputIds, outputIds);
+        await completeMerge(this.fileSystem, this.dir, inputIds, outputIds);
+      } catch (err) {
+        this.mergeBroken = err as KvcaskError;
+        throw err;
+      }
+      result.filesMerged = inputs.length;
+      result.filesWritten = run.outputs.length;
+      result.bytesBefore = inputs.reduce((sum, file) => sum + fileBytes(file), 0);
+      result.bytesAfter = run.outputs.reduce((sum, file) => sum + fileBytes(file), 0);
+      this.mergeStats.completed++;
+      this.mergeStats.bytesBefore += result.bytesBefore;
+      this.mergeStats.bytesAfter += result.bytesAfter;
+      return result;
+    } finally {
+      this.mergeRunning = false;
+    }
+  }
+
+  /**
+   * The last synchronous step of a merge: checks that nothing live is left in
+   * the inputs and points queued writes' undo entries at the outputs. False
+   * when an input still holds a live record the merge did not copy.
+   */
+  private takeOver(run: MergeRun): boolean {
+    const inputIds = new Set(run.inputs.map((file) => file.id));
+    const remaps: [number[], number, number][] = [];
+    for (const group of this.writer.pending) {
+      const { undo } = group;
+      for (let i = 0; i < undo.length; i += 4) {
+        if (!inputIds.has(undo[i + 1])) continue;
+        const move = run.findMove(undo[i + 1], undo[i + 2]);
+        if (move < 0) return false;
+        remaps.push([undo, i, move]);
+      }
+    }
+    // A failed write may have pointed a key back at an input since the relocation: move it again.
+    for (const input of run.inputs) {
+      if (input.liveKeys === 0) continue;
+      const [from, to] = run.inputMoves.get(input.id) ?? [0, 0];
+      for (let i = from; i < to; i++) {
+        const move = run.move(i);
+        if (this.keydir.relocate(move.hash, move.input, move.inputOffset, move.output, move.outputOffset)) {
+          const output = this.files.get(move.output)!;
+          input.liveBytes -= move.size;
+          input.liveKeys--;
+          output.liveBytes += move.size;
+          output.liveKeys++;
+        }
+      }
+      if (input.liveKeys !== 0) return false;
+    }
+    for (const [undo, i, index] of remaps) {
+      const move = run.move(index);
+      undo[i + 1] = move.output;
+      undo[i + 2] = move.outputOffset;
+    }
+    return true;
+  }
+
+  /** Takes a merged file out of use; its descriptor closes once no older snapshot or read can need it. */
+  private retireFile(file: DataFile): void {
+    file.retired = true;
+    this.retiring.set(file, new Set(this.keydir.openSnapshots()));
+    this.closeRetired();
+  }
+
+  private closeRetired(): void {
+    for (const [file, snapshots] of this.retiring) {
+      for (const snapshot of snapshots) if (snapshot.isReleased) snapshots.delete(snapshot);
+      if (snapshots.size > 0 || file.readers > 0) continue;
+      this.retiring.delete(file);
+      this.files.delete(file.id);
+      this.cache.forgetFile(file.id);
+      const fd = file.fd;
+      file.fd = -1;
+      if (fd >= 0) this.fileSystem.close(fd).catch(ignore);
     }
   }
 
@@ -421,12 +661,19 @@ export class Store {
     const files: FileStats[] = [];
     let liveBytes = 0;
     let deadBytes = 0;
-    for (const file of [...this.files.values()].sort((a, b) => a.id - b.id)) {
-      const bytes = Math.max(file.end, FILE_HEADER_SIZE);
-      const dead = bytes - FILE_HEADER_SIZE - file.liveBytes;
-      files.push({ id: file.id, name: dataFileName(file.id), bytes, liveBytes: file.liveBytes, deadBytes: dead, liveKeys: file.liveKeys, sealed: file.sealed });
+    let diskBytes = 0;
+    let rawBytes = 0;
+    for (const file of this.allFiles()) {
+      if (file.retired) continue;
+      const raw = recordBytes(file);
+      const dead = raw - file.liveBytes;
+      const name = file.segment ? segmentFileName(file.id) : dataFileName(file.id);
+      const bytes = fileBytes(file);
+      files.push({ id: file.id, name, bytes, rawBytes: raw, liveBytes: file.liveBytes, deadBytes: dead, liveKeys: file.liveKeys, sealed: file.sealed, segment: file.segment !== null });
       liveBytes += file.liveBytes;
       deadBytes += dead;
+      diskBytes += bytes;
+      rawBytes += raw;
     }
     return {
       keys: this.keydir.size,
@@ -438,6 +685,10 @@ export class Store {
       seq: this.seq - 1,
       recovery: { ...this.recovery, damaged: this.recovery.damaged.map((d) => ({ ...d })) },
       hintFailures: this.hintFailures,
+      diskBytes,
+      rawBytes,
+      merges: { ...this.mergeStats, running: this.mergeRunning },
+      blockCache: { bytes: this.cache.size, budget: this.cache.budget, hits: this.cache.hits, misses: this.cache.misses },
     };
   }
 
@@ -445,8 +696,10 @@ export class Store {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
+    this.mergeAbort.abort(new KvcaskError(codes.CLOSED, 'the store is closing'));
     this.closing = (async () => {
       let failure: unknown;
+      await this.merging;
       try {
         if (this.writer) await this.writer.close();
       } catch (err) {
@@ -474,29 +727,33 @@ export class Store {
 
   // ---- opening ------------------------------------------------------------
 
-  /** @internal Builds the index from hint files and data files, repairing a torn tail. */
+  /** @internal Builds the index from hint files, data files and segments, repairing a torn tail. */
   async load(): Promise<void> {
     const fsys = this.fileSystem;
-    const names = await fsys.readdir(this.dir);
+    let names = await fsys.readdir(this.dir);
+    await recoverMerge(fsys, this.dir, names);
+    names = await fsys.readdir(this.dir);
     // Only temporary files this store writes: anything else in the directory is the user's.
     const leftovers = names.filter((name) => /^(\d{8,10}\.hint|LOCK)\.tmp$/.test(name));
     for (const name of leftovers) await fsys.unlink(`${this.dir}/${name}`);
     if (leftovers.length > 0) await fsys.syncDir(this.dir);
-    const dataIds: number[] = [];
+    const kinds = new Map<number, 'data' | 'kvs'>();
     const hintIds = new Set<number>();
     for (const name of names) {
       const parsed = parseFileName(name);
-      if (parsed?.kind === 'data') dataIds.push(parsed.id);
-      else if (parsed?.kind === 'hint') hintIds.add(parsed.id);
+      if (parsed?.kind === 'hint') hintIds.add(parsed.id);
+      else if (parsed && !kinds.has(parsed.id)) kinds.set(parsed.id, parsed.kind);
+      else if (parsed) throw corruption(`two files claim id ${parsed.id}`, `${this.dir}/${name}`, 0);
     }
-    dataIds.sort((a, b) => a - b);
+    const ids = [...kinds.keys()].sort((a, b) => a - b);
     let maxSeq = 0;
     let active: DataFile | null = null;
     const needHints: DataFile[] = [];
-    for (let i = 0; i < dataIds.length; i++) {
-      const id = dataIds[i];
-      const newest = i === dataIds.length - 1;
-      const path = `${this.dir}/${dataFileName(id)}`;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      // Appends continue only in a data file that is the newest file of all.
+      const newest = i === ids.length - 1 && kinds.get(id) === 'data';
+      const path = `${this.dir}/${kinds.get(id) === 'data' ? dataFileName(id) : segmentFileName(id)}`;
       let fd: number;
       let size: number;
       try {
@@ -506,11 +763,17 @@ export class Store {
         throw ioError('open', path, err);
       }
       const file = newDataFile(this.dir, id, fd, size);
+      file.path = path;
       this.files.set(id, file);
       const apply = (record: ScannedRecord) => {
         if (record.seq > maxSeq) maxSeq = record.seq;
+        if (record.seq < file.minSeq) file.minSeq = record.seq;
         this.applyLoaded(file, record);
       };
+      if (kinds.get(id) === 'kvs') {
+        await this.loadSegment(file, size, hintIds.has(id), apply, needHints);
+        continue;
+      }
       if (hintIds.has(id) && (await readHint(fsys, `${this.dir}/${hintFileName(id)}`, id, size, apply))) {
         file.sealed = true;
         continue;
@@ -543,16 +806,38 @@ export class Store {
       }
     }
     this.seq = maxSeq + 1;
-    const lastId = dataIds.length > 0 ? dataIds[dataIds.length - 1] : 0;
+    const lastId = ids.length > 0 ? ids[ids.length - 1] : 0;
     if (active === null || active.end >= this.options.maxFileSize) {
       if (active !== null) {
         active.sealed = true;
         needHints.push(active);
       }
-      active = this.addFile(lastId + 1);
+      active = this.addFile(nextDataFileId(lastId));
     }
-    this.writer = new Writer(this, active, active.id + 1);
+    this.writer = new Writer(this, active, nextDataFileId(active.id));
     for (const file of needHints) this.writeHintLater(file);
+    this.scheduleMerge();
+  }
+
+  /** Indexes a sealed segment from its hint, else from its blocks; a segment whose index is damaged is skipped whole. */
+  private async loadSegment(file: DataFile, size: number, hasHint: boolean, apply: (record: ScannedRecord) => void, needHints: DataFile[]): Promise<void> {
+    file.sealed = true;
+    try {
+      file.segment = await openSegment(this.fileSystem, file.fd, file.path, file.id, size);
+    } catch (err) {
+      if ((err as KvcaskError).code !== codes.CORRUPTION) throw err;
+      this.reportDamage([{ file: file.path, offset: (err as KvcaskError).offset ?? 0, length: size }]);
+      // Nothing in it can be read: keep it out of the way, but on disk for the user to look at.
+      await this.fileSystem.close(file.fd);
+      this.files.delete(file.id);
+      return;
+    }
+    file.end = file.written = file.segment.logicalLength;
+    if (hasHint && (await readHint(this.fileSystem, `${this.dir}/${hintFileName(file.id)}`, file.id, file.segment.logicalLength, apply))) return;
+    this.recovery.scannedFiles++;
+    const damaged = await scanSegment(this.fileSystem, file.fd, file.segment, apply);
+    this.reportDamage(damaged.map((range) => ({ file: file.path, ...range })));
+    if (damaged.length === 0) needHints.push(file);
   }
 
   private reportDamage(damaged: DamageReport[]): void {
@@ -618,9 +903,21 @@ export class Store {
     return file;
   }
 
+  /** @internal */
+  dropFile(file: DataFile): void {
+    this.files.delete(file.id);
+  }
+
+  /** @internal Every file, retired ones included, in id order. */
+  allFiles(): DataFile[] {
+    return [...this.files.values()].sort((a, b) => a.id - b.id);
+  }
+
   /** @internal Called by the writer once a file took its last record. */
   sealed(file: DataFile): void {
-    this.writeHintLater(file);
+    // A background merge is about to rewrite it compressed, with a hint of its own: scanning it for a hint too would read it twice.
+    if (!(this.options.autoMerge && this.options.compression === 'lz4')) this.writeHintLater(file);
+    this.scheduleMerge();
   }
 
   private writeHintLater(file: DataFile): void {
@@ -631,17 +928,18 @@ export class Store {
     );
   }
 
-  /** Rebuilds a sealed file's hint from its data: the newest record of each key in it. */
+  /** Rebuilds a sealed file's hint from its records: the newest record of each key in it. */
   private async writeHintFor(file: DataFile): Promise<void> {
     const newest = new Map<string, ScannedRecord>();
-    const size = file.written;
-    await scanDataFile(this.fileSystem, file.fd, size, FILE_HEADER_SIZE, (record) => {
+    const keep = (record: ScannedRecord) => {
       const key = record.key.toString('latin1');
       // Re-inserting moves the key to the end, so entries stay in file order.
       newest.delete(key);
       newest.set(key, { ...record, key: Buffer.from(record.key) });
-    });
-    await writeHint(this.fileSystem, this.dir, hintFileName(file.id), file.id, size, [...newest.values()]);
+    };
+    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep);
+    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep);
+    await writeHint(this.fileSystem, this.dir, hintFileName(file.id), file.id, file.written, [...newest.values()]);
   }
 }
 

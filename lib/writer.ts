@@ -2,7 +2,7 @@ import { codes, ioError, KvcaskError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
 import type { ResolvedOptions } from './options.js';
 import { encodeFileHeader, FILE_HEADER_SIZE, FRAME_HEADER_SIZE, writeFrameHeader, writeRecord } from './record.js';
-import type { DataFile } from './segment.js';
+import { type DataFile, FILE_ID_STEP } from './segment.js';
 
 /** Past this size a group stops taking appends, so that one write syscall stays bounded. */
 const GROUP_LIMIT = 4 * 1024 * 1024;
@@ -42,6 +42,7 @@ export class Group {
   /** Encodes a record into the group; returns its offset in the data file. */
   append(seq: number, flags: number, key: Uint8Array, value: Uint8Array | string | null, valueLength: number): number {
     const position = this.used;
+    if (seq < this.file.minSeq) this.file.minSeq = seq;
     this.used = writeRecord(this.buffer, position, seq, flags, key, value, valueLength);
     this.count++;
     return this.start + position;
@@ -61,6 +62,8 @@ export interface WriterHost {
   readonly options: ResolvedOptions;
   /** Registers a data file that the writer is about to create. */
   addFile(id: number): DataFile;
+  /** Forgets a data file registered but never created. */
+  dropFile(file: DataFile): void;
   /** Called once a data file has taken its last record and been synced. */
   sealed(file: DataFile): void;
   /** Takes a group's records back out of the index after its write failed. */
@@ -81,6 +84,7 @@ export class Writer {
   private lastWritten: DataFile | null = null;
   private timer: NodeJS.Timeout | null = null;
   private intervalSync: Promise<void> | null = null;
+  private readonly sealing = new WeakMap<DataFile, Promise<void>>();
   failure: KvcaskError | null = null;
   /** Set when the writer failed while acknowledged writes (sync 'interval' or 'none') were not yet synced. */
   private lostUnsynced: KvcaskError | null = null;
@@ -106,7 +110,8 @@ export class Writer {
     if (this.failure) throw this.failure;
     let file = this.active;
     if (file.end > FILE_HEADER_SIZE && file.end + FRAME_HEADER_SIZE + size > this.host.options.maxFileSize) {
-      file = this.active = this.host.addFile(this.nextFileId++);
+      file = this.active = this.host.addFile(this.nextFileId);
+      this.nextFileId += FILE_ID_STEP;
     }
     let group = this.open;
     if (group === null || group.file !== file || (group.used + size > GROUP_LIMIT && group.count > 0)) {
@@ -139,6 +144,31 @@ export class Writer {
       }
     }
     return null;
+  }
+
+  /** Groups not yet written: their undo entries may still point at any file. */
+  get pending(): readonly Group[] {
+    return this.queue;
+  }
+
+  /**
+   * Starts a new active file and seals the current one once its queued
+   * writes are done. Returns the sealed file, or null when it never took a record.
+   */
+  async rotate(): Promise<DataFile | null> {
+    if (this.failure) throw this.failure;
+    const previous = this.active;
+    this.active = this.host.addFile(this.nextFileId);
+    this.nextFileId += FILE_ID_STEP;
+    const last = this.queue.filter((group) => group.file === previous).pop();
+    if (last) await last.promise.catch(() => {});
+    if (this.failure) throw this.failure;
+    if (previous.fd < 0) {
+      this.host.dropFile(previous);
+      return null;
+    }
+    await this.seal(previous);
+    return previous;
   }
 
   /** Resolves once every group queued so far has settled (whether written or failed). */
@@ -238,10 +268,18 @@ export class Writer {
     this.lastWritten = file;
   }
 
-  private async seal(file: DataFile): Promise<void> {
-    await this.syncFile(file);
-    file.sealed = true;
-    this.host.sealed(file);
+  /** Makes a file durable and hands it over as sealed; rotate() and create() may both ask, it happens once. */
+  private seal(file: DataFile): Promise<void> {
+    let sealing = this.sealing.get(file);
+    if (sealing === undefined) {
+      sealing = (async () => {
+        await this.syncFile(file);
+        file.sealed = true;
+        this.host.sealed(file);
+      })();
+      this.sealing.set(file, sealing);
+    }
+    return sealing;
   }
 
   private syncActive(): void {

@@ -2,15 +2,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { open } from '../lib/index.js';
+import { root, run, type RunOptions } from './support/cli.js';
 
-// Runs the compiled CLI: build first (`npm test` does, through pretest).
-const root = fileURLToPath(new URL('..', import.meta.url));
 const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-// Settings of the machine running the tests must not leak into the CLI under test.
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('KVCASK_')));
 const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
 // Each test starts several Node processes; leave room for a loaded machine.
@@ -25,19 +21,6 @@ beforeEach(() => {
 afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-interface RunOptions {
-  input?: string | Buffer;
-  env?: Record<string, string>;
-  cwd?: string;
-}
-
-/** The CLI as a child process, without a --dir. */
-function run(args: string[], { input = '', env = {}, cwd = root }: RunOptions = {}) {
-  const result = spawnSync(process.execPath, [path.join(root, 'dist/cli/kvcask.js'), ...args], { cwd, input, env: { ...cleanEnv, ...env } });
-  if (result.error) throw result.error;
-  return { status: result.status, stdout: result.stdout, out: result.stdout.toString('utf8'), err: result.stderr.toString('utf8') };
-}
 
 /** The CLI against this test's store. */
 function kvcask(args: string[], options: RunOptions = {}) {

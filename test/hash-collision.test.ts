@@ -44,7 +44,7 @@ describe('hash collisions in the index', () => {
     await db.set(b, 'other');
     await db.set(a, 'precious');
     const { openSync, writeSync, closeSync, readFileSync } = await import('node:fs');
-    const path = `${dir}/00000001.data`;
+    const path = `${dir}/00001000.data`;
     const at = readFileSync(path).indexOf('precious');
     const fd = openSync(path, 'r+');
     writeSync(fd, Buffer.from('P'), 0, 1, at);

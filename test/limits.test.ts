@@ -31,7 +31,7 @@ describe('limits and argument checks', () => {
 
   it('stores a value larger than the data file size limit in a file of its own', async () => {
     const dir = tempDir();
-    let db = await open(dir, { maxFileSize: 4096 });
+    let db = await open(dir, { maxFileSize: 4096, autoMerge: false });
     await db.set('small', 'x');
     const big = Buffer.alloc(20_000, 7);
     await db.set('big', big);

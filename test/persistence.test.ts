@@ -45,14 +45,14 @@ describe('persistence', () => {
 
   it('rotates data files at maxFileSize and writes a hint file for each sealed one', async () => {
     const dir = tempDir();
-    let db = await open(dir, { maxFileSize: 2048 });
+    let db = await open(dir, { maxFileSize: 2048, autoMerge: false });
     for (let i = 0; i < 100; i++) await db.set(`k${i}`, 'v'.repeat(50));
     await db.close();
     const names = readdirSync(dir);
     const data = names.filter((n) => n.endsWith('.data')).sort();
     expect(data.length).toBeGreaterThan(3);
     for (const name of data.slice(0, -1)) expect(existsSync(`${dir}/${name.replace('.data', '.hint')}`)).toBe(true);
-    db = await open(dir, { maxFileSize: 2048 });
+    db = await open(dir, { maxFileSize: 2048, autoMerge: false });
     expect(db.stats().recovery.scannedFiles).toBe(1);
     for (let i = 0; i < 100; i++) expect(db.getSync(`k${i}`)?.toString()).toBe('v'.repeat(50));
     for (const file of db.stats().files) expect(file.bytes).toBeLessThanOrEqual(2048);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { codes, open } from '../lib/index.js';
 import { tempDir } from './support/temp-dir.js';
 
-const FIRST_DATA = '00000001.data';
+const FIRST_DATA = '00001000.data';
 
 /** A closed store whose first data file ends with one frame written by `last`; returns the file size before that frame. */
 async function storeEndingWith(last: (db: Awaited<ReturnType<typeof open>>) => Promise<void>) {
@@ -43,7 +43,7 @@ async function storeWithDamagedMiddleFrame() {
 /** A closed store of 60 keys in files of 2 KiB: file 1 is sealed and has a hint. */
 async function storeWithSealedFiles() {
   const dir = tempDir();
-  const db = await open(dir, { maxFileSize: 2048 });
+  const db = await open(dir, { maxFileSize: 2048, autoMerge: false });
   for (let i = 0; i < 60; i++) await db.set(`k${i}`, `v${i}`.repeat(10));
   return { dir, db, data: `${dir}/${FIRST_DATA}` };
 }
@@ -125,16 +125,16 @@ describe('recovery', () => {
     let { db } = sealed;
     await db.delete('k3');
     await db.close();
-    const hint = `${dir}/00000001.hint`;
+    const hint = `${dir}/00001000.hint`;
     const bytes = readFileSync(hint);
     bytes[bytes.length >> 1] ^= 0xff;
     writeFileSync(hint, bytes);
-    db = await open(dir, { maxFileSize: 2048 });
+    db = await open(dir, { maxFileSize: 2048, autoMerge: false });
     expect(db.stats().recovery.scannedFiles).toBe(2);
     for (let i = 0; i < 60; i++) expect(db.getSync(`k${i}`)?.toString()).toBe(i === 3 ? undefined : `v${i}`.repeat(10));
     await db.close();
     expect(readFileSync(hint)).not.toEqual(bytes);
-    db = await open(dir, { maxFileSize: 2048 });
+    db = await open(dir, { maxFileSize: 2048, autoMerge: false });
     expect(db.stats().recovery.scannedFiles).toBe(1);
     await db.close();
   });
@@ -144,7 +144,7 @@ describe('recovery', () => {
     const { dir, data } = sealed;
     await sealed.db.close();
     truncateSync(data, statSync(data).size - 1);
-    const db = await open(dir, { maxFileSize: 2048 });
+    const db = await open(dir, { maxFileSize: 2048, autoMerge: false });
     expect(db.stats().recovery.scannedFiles).toBe(2);
     expect(db.stats().recovery.damaged.length).toBe(1);
     await db.close();
@@ -158,10 +158,10 @@ describe('recovery', () => {
     const bytes = readFileSync(data);
     const lastFrame = bytes.lastIndexOf('KVFR');
     truncateSync(data, lastFrame);
-    const db = await open(dir, { maxFileSize: 2048 });
+    const db = await open(dir, { maxFileSize: 2048, autoMerge: false });
     expect(db.stats().recovery.damaged).toEqual([{ file: data, offset: lastFrame, length: size - lastFrame }]);
     await db.close();
-    await expect(open(dir, { maxFileSize: 2048, strict: true })).rejects.toMatchObject({ code: codes.CORRUPTION, file: data, offset: lastFrame });
+    await expect(open(dir, { maxFileSize: 2048, autoMerge: false, strict: true })).rejects.toMatchObject({ code: codes.CORRUPTION, file: data, offset: lastFrame });
   });
 
   it('restarts a newest file that was created but never written before a crash', async () => {
@@ -169,7 +169,7 @@ describe('recovery', () => {
     let db = await open(dir);
     await db.set('k', 'v');
     await db.close();
-    writeFileSync(`${dir}/00000002.data`, Buffer.alloc(5));
+    writeFileSync(`${dir}/00002000.data`, Buffer.alloc(5));
     db = await open(dir);
     expect(db.getSync('k')?.toString()).toBe('v');
     await db.set('k2', 'v2');

@@ -1,0 +1,29 @@
+import { randomBytes as fill, rng as prng } from '../test/support/random.js';
+
+/** The benchmarks' data: `count` random 16-byte keys, keys known to be absent, and one value. Seeded, so every store and every run sees the same bytes. */
+export interface Dataset {
+  keys: Buffer[];
+  missing: Buffer[];
+  value: Buffer;
+  /** Values for updates, each different from `value` and from one another, so no store can skip an update as a no-op (SQLite writes nothing when a row's new content equals the old). */
+  updates: Buffer[];
+  /** The PRNG, continued after the data was drawn, for key choices during the run. */
+  random: () => number;
+}
+
+export const KEY_SIZE = 16;
+const UPDATE_VARIANTS = 1024;
+
+export function makeDataset(count: number, valueSize: number, missingCount = 100_000): Dataset {
+  if (valueSize < 4) throw new RangeError(`values must have at least 4 bytes, got ${valueSize}`);
+  const random = prng(42);
+  const keys = Array.from({ length: count }, () => fill(random, KEY_SIZE));
+  const missing = Array.from({ length: missingCount }, () => fill(random, KEY_SIZE));
+  const value = fill(random, valueSize);
+  const updates = Array.from({ length: UPDATE_VARIANTS }, (_, i) => {
+    const update = Buffer.from(value);
+    update.writeUInt32LE((update.readUInt32LE(0) ^ (i + 1)) >>> 0, 0);
+    return update;
+  });
+  return { keys, missing, value, updates, random };
+}

@@ -1,0 +1,202 @@
+/**
+ * `npm run bench:merge`: merges and LZ4-compressed segments, on N JSON-like
+ * records (N = 300,000 unless KVCASK_BENCH_KEYS says otherwise):
+ *  - bytes on disk after a full compaction, with and without LZ4;
+ *  - merge throughput (raw bytes of the merged files per second);
+ *  - getSync on compressed segments with a warm block cache, against the same
+ *    data in uncompressed segments;
+ *  - p50/p99 of getSync and of durable set, and event-loop delay, while a
+ *    merge runs, against the same without one.
+ * Results go to stdout and to bench/results/merge-<date>.json.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { Bench } from 'tinybench';
+import { open, type Store } from '../lib/index.js';
+import { rng } from '../test/support/random.js';
+
+const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 300_000);
+const ROUNDS = Number(process.env.KVCASK_BENCH_ROUNDS ?? 3);
+const TIME_MS = Number(process.env.KVCASK_BENCH_TIME ?? 1000);
+const READS_PER_CALL = 1000;
+const CACHE = 512 * 1024 * 1024;
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+};
+
+const FIRST = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Ken', 'Margaret', 'Niklaus', 'Frances'];
+const LAST = ['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Thompson', 'Hamilton', 'Wirth', 'Allen'];
+const CITIES = ['London', 'Paris', 'Berlin', 'Lisbon', 'Oslo', 'Madrid', 'Rome', 'Vienna'];
+
+/** A user record as an application would store it: JSON with repeated field names and varied values. */
+function record(random: () => number, id: number, version: number): Buffer {
+  const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)];
+  const first = pick(FIRST);
+  const last = pick(LAST);
+  return Buffer.from(
+    JSON.stringify({
+      id,
+      version,
+      name: `${first} ${last}`,
+      email: `${first.toLowerCase()}.${last.toLowerCase()}${Math.floor(random() * 1000)}@example.com`,
+      city: pick(CITIES),
+      createdAt: new Date(1_600_000_000_000 + Math.floor(random() * 1e11)).toISOString(),
+      score: Math.round(random() * 10000) / 100,
+      active: random() < 0.8,
+      tags: ['alpha', 'beta', 'gamma', 'delta'].filter(() => random() < 0.5),
+    }),
+  );
+}
+
+const keyOf = (i: number) => Buffer.from(`user:${String(i).padStart(9, '0')}`);
+
+async function load(db: Store, version: number, random: () => number): Promise<void> {
+  for (let i = 0; i < KEYS; i += 10_000) {
+    const writes: Promise<void>[] = [];
+    for (let j = i; j < Math.min(KEYS, i + 10_000); j++) writes.push(db.set(keyOf(j), record(random, j, version)));
+    await Promise.all(writes);
+  }
+}
+
+async function getSyncOpsPerSec(db: Store, sequence: Buffer[]): Promise<number> {
+  let cursor = 0;
+  const rounds: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const bench = new Bench({ time: TIME_MS, warmupTime: 100 });
+    bench.add('getSync', () => {
+      for (let i = 0; i < READS_PER_CALL; i++) db.getSync(sequence[(cursor = (cursor + 1) % sequence.length)]);
+    });
+    await bench.run();
+    const result = bench.tasks[0].result;
+    if (result.state !== 'completed') throw new Error(`getSync: ${result.state}`);
+    rounds.push((READS_PER_CALL * 1000) / result.latency.p50);
+  }
+  return median(rounds);
+}
+
+interface Latencies {
+  getP50Us: number;
+  getP99Us: number;
+  setP50Us: number;
+  setP99Us: number;
+  loopDelayP99Ms: number;
+  sets: number;
+}
+
+/** Durable sets from one writer and getSync calls between them, timed one by one, until `until` settles (or for TIME_MS * 2). */
+async function underLoad(db: Store, sequence: Buffer[], random: () => number, until?: Promise<unknown>): Promise<Latencies> {
+  const gets: number[] = [];
+  const sets: number[] = [];
+  let stop = false;
+  const stopping = until ? until.then(() => (stop = true)) : new Promise((resolve) => setTimeout(resolve, TIME_MS * 2)).then(() => (stop = true));
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const writer = (async () => {
+    for (let n = 0; !stop; n++) {
+      const started = performance.now();
+      await db.set(sequence[n % sequence.length], record(random, n, 99));
+      sets.push(performance.now() - started);
+    }
+  })();
+  let cursor = 0;
+  while (!stop) {
+    for (let i = 0; i < 50; i++) {
+      const key = sequence[(cursor = (cursor + 1) % sequence.length)];
+      const started = performance.now();
+      db.getSync(key);
+      gets.push(performance.now() - started);
+    }
+    await nextTurn();
+  }
+  await Promise.all([writer, stopping]);
+  delay.disable();
+  return {
+    getP50Us: percentile(gets, 0.5) * 1000,
+    getP99Us: percentile(gets, 0.99) * 1000,
+    setP50Us: percentile(sets, 0.5) * 1000,
+    setP99Us: percentile(sets, 0.99) * 1000,
+    loopDelayP99Ms: delay.percentile(99) / 1e6,
+    sets: sets.length,
+  };
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'kvcask-bench-merge-'));
+  const notes: Record<string, unknown> = {};
+  const sequence = Array.from({ length: Math.min(200_000, KEYS) }, (_, i) => keyOf((i * 7919) % KEYS));
+  try {
+    const reads: Record<string, number> = {};
+    for (const compression of ['none', 'lz4'] as const) {
+      const dir = join(root, compression);
+      let db = await open(dir, { sync: 'none', autoMerge: false, compression, maxFileSize: 32 * 1024 * 1024 });
+      await load(db, 1, rng(7));
+      await load(db, 2, rng(8)); // every record overwritten once: half the bytes are dead
+      const before = db.stats();
+      const started = performance.now();
+      const result = await db.compact();
+      const seconds = (performance.now() - started) / 1000;
+      const after = db.stats();
+      notes[compression] = {
+        rawBytesBefore: before.rawBytes,
+        diskBytesBefore: before.diskBytes,
+        diskBytesAfter: after.diskBytes,
+        rawBytesAfter: after.rawBytes,
+        mergeSeconds: seconds,
+        mergeMBPerSec: result.bytesBefore / seconds / 1e6,
+      };
+      await db.close();
+      db = await open(dir, { autoMerge: false, blockCacheSize: CACHE });
+      for (const key of sequence) db.getSync(key); // warm the block cache (and the page cache)
+      reads[compression] = await getSyncOpsPerSec(db, sequence);
+      (notes[compression] as Record<string, unknown>).getSyncOpsPerSec = reads[compression];
+      (notes[compression] as Record<string, unknown>).blockCache = db.stats().blockCache;
+      await db.close();
+    }
+
+    // p99 while a merge runs: the LZ4 store gets its records overwritten once more, then compacted under load.
+    const dir = join(root, 'lz4');
+    const db = await open(dir, { autoMerge: false, blockCacheSize: CACHE, maxFileSize: 32 * 1024 * 1024 });
+    const quiet = await underLoad(db, sequence, rng(9));
+    // Dead bytes for the merge to reclaim, written without sync so the setup is quick.
+    {
+      const writes: Promise<void>[] = [];
+      const random = rng(10);
+      for (let i = 0; i < KEYS; i++) {
+        writes.push(db.set(keyOf(i), record(random, i, 3)));
+        if (writes.length === 10_000) await Promise.all(writes.splice(0));
+      }
+      await Promise.all(writes);
+    }
+    const merging = db.compact();
+    const during = await underLoad(db, sequence, rng(11), merging);
+    const merged = await merging;
+    notes.latency = { withoutMerge: quiet, duringMerge: during, mergedBytes: merged.bytesBefore };
+    await db.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  const none = notes.none as Record<string, number>;
+  const lz4 = notes.lz4 as Record<string, number>;
+  console.log(`kvcask merge bench: ${KEYS.toLocaleString('en')} JSON records (each written twice), ${machine.cpus} cores, Node ${machine.node}`);
+  console.table({
+    'bytes on disk after compaction': { none: none.diskBytesAfter, lz4: lz4.diskBytesAfter, 'lz4 / raw': +(lz4.diskBytesAfter / lz4.rawBytesAfter).toFixed(3) },
+    'merge MB/s (input bytes)': { none: +none.mergeMBPerSec.toFixed(1), lz4: +lz4.mergeMBPerSec.toFixed(1) },
+    'getSync ops/s, warm block cache': { none: Math.round(none.getSyncOpsPerSec), lz4: Math.round(lz4.getSyncOpsPerSec), 'lz4 / none': +(lz4.getSyncOpsPerSec / none.getSyncOpsPerSec).toFixed(3) },
+  });
+  const latency = notes.latency as { withoutMerge: Latencies; duringMerge: Latencies };
+  console.table({ 'without merge': latency.withoutMerge, 'during merge': latency.duringMerge });
+  const resultsDir = new URL('../../bench/results/', import.meta.url);
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = new Date().toISOString();
+  writeFileSync(new URL(`merge-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir), JSON.stringify({ date: stamp, machine, keys: KEYS, rounds: ROUNDS, notes }, null, 2));
+}
+
+await main();

@@ -1,0 +1,63 @@
+/**
+ * Decompressed blocks of sealed segments, kept within a byte budget. A Map
+ * keeps insertion order, so deleting and re-inserting a key on a hit makes
+ * its first key the least recently used: eviction pops from the front.
+ */
+export class BlockCache {
+  private readonly blocks = new Map<number, Buffer>();
+  private bytes = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly budget: number) {}
+
+  /** Cache keys: the file's id and the block's index, as one exact double. */
+  static keyOf(fileId: number, block: number): number {
+    return fileId * 0x200000 + block;
+  }
+
+  get(key: number): Buffer | undefined {
+    const block = this.blocks.get(key);
+    if (block === undefined) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    this.blocks.delete(key);
+    this.blocks.set(key, block);
+    return block;
+  }
+
+  /** Keeps `block` if it fits the budget at all, evicting the least recently used blocks to make room. */
+  set(key: number, block: Buffer): void {
+    if (block.length > this.budget) return;
+    const old = this.blocks.get(key);
+    if (old !== undefined) {
+      this.bytes -= old.length;
+      this.blocks.delete(key);
+    }
+    while (this.bytes + block.length > this.budget) {
+      const [oldestKey, oldest] = this.blocks.entries().next().value as [number, Buffer];
+      this.blocks.delete(oldestKey);
+      this.bytes -= oldest.length;
+    }
+    this.blocks.set(key, block);
+    this.bytes += block.length;
+  }
+
+  /** Drops every block of a file that is gone. */
+  forgetFile(fileId: number): void {
+    const first = BlockCache.keyOf(fileId, 0);
+    const last = BlockCache.keyOf(fileId + 1, 0);
+    for (const [key, block] of this.blocks) {
+      if (key >= first && key < last) {
+        this.blocks.delete(key);
+        this.bytes -= block.length;
+      }
+    }
+  }
+
+  get size(): number {
+    return this.bytes;
+  }
+}

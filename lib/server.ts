@@ -1,0 +1,307 @@
+/**
+ * `kvcask/server`: the store over HTTP. Routes, authentication, limits and
+ * graceful shutdown live here; bodies, ranges, batches, metrics and errors
+ * each have a module of their own.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { ByteBudget } from './byte-budget.js';
+import { codes } from './errors.js';
+import { checkJsonContentType, parseBatch } from './http-batch.js';
+import { hasUnreadBody, withBody } from './http-body.js';
+import { HttpError, sendError, toHttpError } from './http-errors.js';
+import { parseRangeQuery, streamRange } from './http-range.js';
+import type { LogEntry } from './log.js';
+import { ServerMetrics } from './metrics.js';
+import { parseQuery, percentDecode } from './percent-encoding.js';
+import { type ResolvedServerOptions, resolveServerOptions, type ServerOptions } from './server-options.js';
+import { Store } from './store.js';
+
+export type { ServerOptions } from './server-options.js';
+export type { LogEntry, Logger } from './log.js';
+export { jsonLines } from './log.js';
+
+export interface ServerAddress {
+  host: string;
+  port: number;
+  /** Such as `http://127.0.0.1:8080`. */
+  url: string;
+}
+
+type Route = 'kv' | 'range' | 'batch' | 'healthz' | 'readyz' | 'metrics' | 'unknown';
+
+const KEY_PREFIX = '/kv/';
+// Counted in the metrics for requests whose client closed the connection before the answer (nginx's convention).
+const CLIENT_GONE = 499;
+const OCTETS = 'application/octet-stream';
+// Probes must work without credentials: they tell nothing about the data.
+const OPEN_ROUTES = new Set<Route>(['healthz', 'readyz']);
+const ALLOWED: Record<Route, string> = {
+  kv: 'GET, HEAD, PUT, DELETE',
+  range: 'GET',
+  batch: 'POST',
+  healthz: 'GET, HEAD',
+  readyz: 'GET, HEAD',
+  metrics: 'GET',
+  unknown: '',
+};
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+function methodNotAllowed(route: Route, method: string): HttpError {
+  return new HttpError(405, codes.METHOD_NOT_ALLOWED, `${method} is not allowed here; allowed: ${ALLOWED[route]}`, { allow: ALLOWED[route] });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export class KvcaskServer {
+  /** The underlying `node:http` (or `node:https`) server. */
+  readonly http: http.Server;
+  readonly metrics: ServerMetrics;
+  private readonly options: ResolvedServerOptions;
+  private readonly budget: ByteBudget;
+  private readonly tokenDigest: Buffer | null;
+  private readonly sockets = new Set<Socket>();
+  private draining = false;
+  private storeFailed = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    readonly store: Store,
+    options?: ServerOptions,
+  ) {
+    if (!(store instanceof Store)) throw new TypeError('createServer() takes an open Store');
+    this.options = resolveServerOptions(options);
+    const { headersTimeout, requestTimeout, keepAliveTimeout, tls } = this.options;
+    this.budget = new ByteBudget(this.options.bodyMemory);
+    this.tokenDigest = this.options.authToken === undefined ? null : digest(`Bearer ${this.options.authToken}`);
+    // Node checks the two timeouts only this often (30 s by default), which would let a slow client stay that long.
+    const connectionsCheckingInterval = Math.max(10, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4)));
+    const serverOptions = { headersTimeout, requestTimeout, keepAliveTimeout, connectionsCheckingInterval };
+    const handle = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+    this.http = tls ? https.createServer({ ...serverOptions, cert: tls.cert, key: tls.key }, handle) : http.createServer(serverOptions, handle);
+    // Answered by withBody() once the body has room, instead of Node's automatic go-ahead.
+    this.http.on('checkContinue', handle);
+    this.http.maxConnections = this.options.maxConnections;
+    this.http.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
+    this.metrics = new ServerMetrics(
+      store,
+      { connections: () => this.sockets.size, reservedBodyBytes: () => this.budget.reserved },
+      this.options.defaultMetrics,
+    );
+  }
+
+  /** Starts listening (port 0: any free port) and logs the address. */
+  listen(port = 0, host = '127.0.0.1'): Promise<ServerAddress> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        const address = this.address()!;
+        this.log('info', 'listening', { ...address });
+        resolve(address);
+      });
+    });
+  }
+
+  /** Where the server listens, or null before listen(). */
+  address(): ServerAddress | null {
+    const info = this.http.address() as AddressInfo | null;
+    if (info === null) return null;
+    const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+    return { host: info.address, port: info.port, url: `${this.options.tls ? 'https' : 'http'}://${host}:${info.port}` };
+  }
+
+  /**
+   * Stops taking connections, answers requests that arrive meanwhile with 503,
+   * lets those in flight finish (closing their connections after the answer)
+   * and resolves once every connection is closed. After shutdownTimeout the
+   * remaining connections are cut. The store stays open: it is the caller's.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.draining = true;
+    this.log('info', 'shutting down', { connections: this.sockets.size });
+    this.closing = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.http.closeAllConnections(), this.options.shutdownTimeout);
+      this.http.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      // close() itself closes only the connections idle at this moment.
+      this.http.closeIdleConnections();
+    });
+    return this.closing;
+  }
+
+  /** Cuts every connection now, requests in flight included (for a second signal). */
+  closeConnections(): void {
+    this.http.closeAllConnections();
+  }
+
+  private log(level: LogEntry['level'], msg: string, fields: Record<string, unknown> = {}): void {
+    this.options.log?.({ time: new Date().toISOString(), level, msg, ...fields });
+  }
+
+  /** Requests Node could not hand over: malformed, with headers too large, or too slow (slowloris). */
+  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    let status = 400;
+    let code: string = codes.BAD_REQUEST;
+    let message = `malformed request (${err.code ?? err.message})`;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') [status, code, message] = [408, codes.TIMEOUT, 'the request was not received in time'];
+    else if (err.code === 'HPE_HEADER_OVERFLOW') [status, message] = [431, 'the request headers are too large'];
+    const body = JSON.stringify({ code, message });
+    const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+    socket.end(head + body);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const url = req.url ?? '/';
+    const mark = url.indexOf('?');
+    const path = mark < 0 ? url : url.slice(0, mark);
+    const route = this.routeOf(path);
+    const method = req.method ?? 'GET';
+    const done = () => {
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.request(route, method, res.statusCode, seconds);
+      if (this.options.logRequests) this.log('info', 'request', { method, route, status: res.statusCode, ms: seconds * 1000 });
+    };
+    const fail = (err: unknown) => {
+      if (res.destroyed && !res.headersSent) {
+        // The client left before its answer (while its body waited for room, say): nothing failed on our side.
+        res.statusCode = CLIENT_GONE;
+        done();
+        return;
+      }
+      const error = toHttpError(err);
+      this.closeIfDraining(res);
+      if (error.status >= 500 && error.status !== 503) this.log('error', 'request failed', { method, route, error: String(err) });
+      sendError(res, error, hasUnreadBody(req));
+      done();
+    };
+    try {
+      this.closeIfDraining(res);
+      if (this.draining && route !== 'healthz' && route !== 'readyz') throw new HttpError(503, codes.UNAVAILABLE, 'the server is shutting down');
+      if (this.tokenDigest !== null && !OPEN_ROUTES.has(route) && !this.authorized(req)) {
+        throw new HttpError(401, codes.UNAUTHORIZED, 'a valid bearer token is required', { 'www-authenticate': 'Bearer' });
+      }
+      const pending = this.dispatch(route, method, path, mark < 0 ? '' : url.slice(mark + 1), req, res);
+      if (pending === undefined) done();
+      else pending.then(done, fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  /** While draining, every answer closes its connection, so that close() can finish. */
+  private closeIfDraining(res: ServerResponse): void {
+    if (this.draining && !res.headersSent) res.setHeader('connection', 'close');
+  }
+
+  private routeOf(path: string): Route {
+    if (path.startsWith(KEY_PREFIX)) return 'kv';
+    if (path === '/kv') return 'range';
+    if (path === '/batch') return 'batch';
+    if (path === '/healthz') return 'healthz';
+    if (path === '/readyz') return 'readyz';
+    if (path === '/metrics') return 'metrics';
+    return 'unknown';
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const header = req.headers.authorization;
+    // Comparing digests keeps the comparison constant-time whatever the header's length.
+    return header !== undefined && timingSafeEqual(digest(header), this.tokenDigest!);
+  }
+
+  /** Handles the request; returns a promise only when the answer comes later. */
+  private dispatch(route: Route, method: string, path: string, query: string, req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
+    switch (route) {
+      case 'kv':
+        return this.point(method, percentDecode(path.slice(KEY_PREFIX.length), 'the key'), req, res);
+      case 'range':
+        if (method !== 'GET') throw methodNotAllowed(route, method);
+        return streamRange(this.store, parseRangeQuery(parseQuery(query), this.options.rangeLimit, this.options.maxRangeLimit), res);
+      case 'batch':
+        if (method !== 'POST') throw methodNotAllowed(route, method);
+        checkJsonContentType(req.headers['content-type']);
+        return withBody(req, res, this.options.maxBodySize, this.budget, (body) => this.write(res, this.store.batch(parseBatch(body))));
+      case 'healthz':
+        if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(route, method);
+        sendJson(res, 200, { status: 'ok' });
+        return undefined;
+      case 'readyz':
+        if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(route, method);
+        if (this.draining) throw new HttpError(503, codes.UNAVAILABLE, 'the server is shutting down');
+        if (this.storeFailed) throw new HttpError(503, codes.UNAVAILABLE, 'the store refuses writes after a failed write; restart the server');
+        sendJson(res, 200, { status: 'ready' });
+        return undefined;
+      case 'metrics':
+        if (method !== 'GET') throw methodNotAllowed(route, method);
+        return this.metrics.registry.metrics().then((text) => {
+          res.writeHead(200, { 'content-type': this.metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+          res.end(text);
+        });
+      default:
+        throw new HttpError(404, codes.NOT_FOUND, `no route ${path}`);
+    }
+  }
+
+  private point(method: string, key: Buffer, req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
+    const { maxKeySize, maxValueSize } = this.store.options;
+    if (key.length > maxKeySize) throw new HttpError(413, codes.KEY_TOO_LARGE, `key of ${key.length} bytes exceeds maxKeySize (${maxKeySize})`);
+    switch (method) {
+      case 'GET':
+      case 'HEAD': {
+        const value = this.store.getSync(key);
+        if (value === undefined) throw new HttpError(404, codes.NOT_FOUND, 'no such key');
+        res.writeHead(200, { 'content-type': OCTETS, 'content-length': value.length });
+        // Node sends no body for HEAD whatever end() is given.
+        res.end(method === 'GET' ? value : undefined);
+        return undefined;
+      }
+      case 'PUT':
+        return withBody(req, res, Math.min(this.options.maxBodySize, maxValueSize), this.budget, (value) => this.write(res, this.store.set(key, value)));
+      case 'DELETE':
+        return this.write(res, this.store.delete(key));
+      default:
+        throw methodNotAllowed('kv', method);
+    }
+  }
+
+  /** Answers 204 once the write is durable (as the store's sync mode says), never before. */
+  private async write(res: ServerResponse, written: Promise<void>): Promise<void> {
+    const started = performance.now();
+    try {
+      await written;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === codes.FAILED || code === codes.IO || code === codes.CLOSED) this.storeFailed = true;
+      throw err;
+    }
+    this.metrics.write((performance.now() - started) / 1000);
+    this.closeIfDraining(res);
+    res.writeHead(204);
+    res.end();
+  }
+}
+
+/** An HTTP server over an open store; call listen() to start it and close() to drain it. */
+export function createServer(store: Store, options?: ServerOptions): KvcaskServer {
+  return new KvcaskServer(store, options);
+}

@@ -1,0 +1,95 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { check, codes, open } from '../lib/index.js';
+import { tempDir } from './support/temp-dir.js';
+
+/** A store of several sealed files (with hints) and an active one. */
+async function storeOnDisk(): Promise<string> {
+  const dir = tempDir();
+  const db = await open(dir, { sync: 'none', maxFileSize: 4096, autoMerge: false });
+  for (let i = 0; i < 300; i++) await db.set(`key${i}`, `value-${i}-${'x'.repeat(i % 50)}`);
+  await db.close();
+  return dir;
+}
+
+function flipByte(file: string, offset: number): void {
+  const bytes = fs.readFileSync(file);
+  bytes[offset] ^= 0x40;
+  fs.writeFileSync(file, bytes);
+}
+
+describe('check', () => {
+  it('reports a clean store as ok, counting its files and every record', async () => {
+    const dir = await storeOnDisk();
+    const progress: number[] = [];
+    const report = await check(dir, { onProgress: (p) => progress.push(p.bytes / p.totalBytes) });
+    const names = fs.readdirSync(dir);
+    expect(report).toMatchObject({
+      dir,
+      ok: true,
+      damaged: [],
+      records: 300,
+      dataFiles: names.filter((n) => n.endsWith('.data')).length,
+      hintFiles: names.filter((n) => n.endsWith('.hint')).length,
+    });
+    expect(report.hintFiles).toBeGreaterThan(1);
+    expect(progress.at(-1)).toBe(1);
+    // Read-only: the directory holds what it held before, and the lock is released.
+    expect(fs.readdirSync(dir)).toEqual(names);
+    await (await open(dir)).close();
+  });
+
+  it('finds a flipped byte in a record of a sealed data file, naming the file and the offset of the damaged frame', async () => {
+    const dir = await storeOnDisk();
+    const file = path.join(dir, '00001000.data');
+    // Inside the second frame (each set is its own frame here): file header 16, frame header 16, then records.
+    const frames = fs.readFileSync(file);
+    const secondFrame = frames.indexOf('KVFR', 17, 'latin1');
+    flipByte(file, secondFrame + 40);
+    const report = await check(dir);
+    expect(report.ok).toBe(false);
+    expect(report.damaged).toEqual([{ file, offset: secondFrame, length: expect.any(Number), kind: 'frame' }]);
+    expect(report.records).toBe(299);
+  });
+
+  it('finds a damaged hint file and a damaged data file header', async () => {
+    const dir = await storeOnDisk();
+    flipByte(path.join(dir, '00002000.hint'), 30);
+    flipByte(path.join(dir, '00003000.data'), 9);
+    const report = await check(dir);
+    expect(report.damaged).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ file: path.join(dir, '00002000.hint'), offset: 0, kind: 'hint' }),
+        expect.objectContaining({ file: path.join(dir, '00003000.data'), offset: 0, length: 16, kind: 'header' }),
+      ]),
+    );
+  });
+
+  it('reports a torn tail of the newest file', async () => {
+    const dir = await storeOnDisk();
+    const newest = fs.readdirSync(dir).filter((n) => n.endsWith('.data')).sort().at(-1)!;
+    const size = fs.statSync(path.join(dir, newest)).size;
+    fs.appendFileSync(path.join(dir, newest), Buffer.from('KVFR torn'));
+    expect((await check(dir)).damaged).toEqual([{ file: path.join(dir, newest), offset: size, length: 9, kind: 'tail' }]);
+  });
+
+  it('refuses a store that is open, with KVCASK_LOCKED', async () => {
+    const dir = await storeOnDisk();
+    const db = await open(dir);
+    await expect(check(dir)).rejects.toMatchObject({ code: codes.LOCKED });
+    await db.close();
+  });
+
+  it('stops with KVCASK_ABORTED when its signal is aborted, and releases the lock', async () => {
+    const dir = await storeOnDisk();
+    const controller = new AbortController();
+    const result = check(dir, { signal: controller.signal, onProgress: () => controller.abort() });
+    await expect(result).rejects.toMatchObject({ code: codes.ABORTED });
+    await (await open(dir)).close();
+  });
+
+  it('fails with KVCASK_IO for a directory that does not exist', async () => {
+    await expect(check(path.join(tempDir(), 'none'))).rejects.toMatchObject({ code: codes.IO });
+  });
+});
