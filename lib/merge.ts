@@ -20,9 +20,10 @@ import { type DataFile, FILE_ID_STEP, fileBytes, hintFileName, newDataFile, reco
  * than any record of that key in a file before the outputs, and anything
  * written meanwhile goes to a file after them.
  *
- * Tombstones: one is copied only while its key is absent, and dropped when no
- * file before the outputs, other than the inputs, holds a record older than it
- * (each file's lowest sequence number says so). Else a deleted key could return.
+ * Tombstones: one is dropped only when no file before the outputs, other than
+ * the inputs, holds a record older than it (each file's lowest sequence number
+ * says so); else it is copied, even if its key has a newer value, which may
+ * not be durable yet. Else a deleted key could return.
  *
  * Crash atomicity: outputs are written as `<id>.kvs.merging` with hints
  * `<id>.hint.merging`, made durable, then the MERGE marker (inputs and outputs)
@@ -281,8 +282,9 @@ export async function writeMergeOutputs(host: MergeHost, inputs: DataFile[], sig
       const onRecord = (record: ScannedRecord, bytes: Buffer) => {
         const tombstone = (record.flags & FLAG_TOMBSTONE) !== 0;
         const hash = hashOf(record.key);
+        // A tombstone is kept even when its key has a newer value: that value may not be durable yet.
         if (tombstone) {
-          if (record.seq < floor || keydir.find(record.key) >= 0) return;
+          if (record.seq < floor) return;
         } else if (!keydir.pointsAt(hash, input.id, record.offset)) {
           return;
         }

@@ -571,6 +571,8 @@ export class Store implements MergeHost {
       const outputIds = run.outputs.map((file) => file.id);
       for (const file of inputs) this.retireFile(file);
       try {
+        // Records the merge dropped were overwritten or deleted by writes that must not be lost once they are gone.
+        await this.writer.syncWritten();
         await writeMarker(this.fileSystem, this.dir, inputIds, outputIds);
         await completeMerge(this.fileSystem, this.dir, inputIds, outputIds);
       } catch (err) {
@@ -915,8 +917,9 @@ export class Store implements MergeHost {
 
   /** @internal Called by the writer once a file took its last record. */
   sealed(file: DataFile): void {
-    // A background merge is about to rewrite it compressed, with a hint of its own: scanning it for a hint too would read it twice.
-    if (!(this.options.autoMerge && this.options.compression === 'lz4')) this.writeHintLater(file);
+    // Even when a merge will soon compress it: until then the hint speeds up open() and records the file's length,
+    // which is how a cut at a frame boundary is noticed.
+    this.writeHintLater(file);
     this.scheduleMerge();
   }
 

@@ -167,8 +167,26 @@ export class Writer {
       this.host.dropFile(previous);
       return null;
     }
-    await this.seal(previous);
+    try {
+      await this.seal(previous);
+    } catch (err) {
+      // Its unsynced writes may be lost: refuse writes, as after any failed sync, so close() reports it too.
+      this.fail(err);
+      throw err;
+    }
     return previous;
+  }
+
+  /** fdatasyncs every file with writes not yet synced (a no-op under sync: 'always', where each write is durable). */
+  async syncWritten(): Promise<void> {
+    const file = this.lastWritten;
+    if (file === null || this.failure) return;
+    try {
+      await this.syncFile(file);
+    } catch (err) {
+      this.fail(err);
+      throw err;
+    }
   }
 
   /** Resolves once every group queued so far has settled (whether written or failed). */

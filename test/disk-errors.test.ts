@@ -109,7 +109,7 @@ async function trial(operation: (typeof OPERATIONS)[number], errno: string, seed
   } else if (failure !== undefined) {
     // The failure missed every write: it hit a hint (the file is rescanned at the next open instead) or a directory sync of one.
     verdict = 'served';
-    expect(failure.path, `a ${operation} failure that no write saw`).toMatch(/\.(hint|tmp)$|^\/disk\/store$/);
+    expect(failure.path, `a ${operation} failure that no write saw`).toMatch(/\.(hint|tmp|merging)$|\/MERGE(\.tmp)?$|^\/disk\/store$/);
   }
   if (sync === 'always' || closed) history.closed();
 

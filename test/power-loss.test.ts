@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decodeMarker } from '../lib/merge.js';
 import { open, type OpenOptions, type SyncMode } from '../lib/index.js';
 import { History } from './support/history.js';
 import { type CrashMode, PowerLossFileSystem } from './support/power-loss-fs.js';
@@ -45,7 +46,12 @@ function sizesOfDataFiles(disk: PowerLossFileSystem): Map<string, number> {
 async function verify(image: PowerLossFileSystem, history: History, options: OpenOptions, totals: Totals): Promise<void> {
   const disk = image.copy();
   const before = sizesOfDataFiles(disk);
-  const db = await open(DIR, { ...options, fileSystem: disk });
+  // A committed merge that open() finishes deletes its inputs: those are not bytes recovery cut.
+  if (disk.listFiles().includes(`${DIR}/MERGE`)) {
+    for (const id of decodeMarker(disk.readFile(`${DIR}/MERGE`), 'MERGE').inputs) before.delete(`${DIR}/${String(id).padStart(8, '0')}.data`);
+  }
+  // No merge while checking: truncatedBytes is compared with the bytes data files lost, and a merge removes whole files.
+  const db = await open(DIR, { ...options, fileSystem: disk, autoMerge: false });
   const actual = new Map<string, string>();
   for await (const [key, value] of db.range()) actual.set(key.toString(), value.toString());
   for (const [key, value] of actual) expect(db.getSync(key)?.toString(), `getSync(${key}) disagrees with range()`).toBe(value);

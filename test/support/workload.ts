@@ -60,6 +60,8 @@ export const OPERATION_KINDS: OperationKind[] = [
       );
     },
   },
+  // A full merge, running alongside the writes; it changes no key.
+  { name: 'compact', weight: 0.5, run: (ctx) => ctx.write([], (db) => db.compact()) },
   { name: 'settle', weight: 3, run: (ctx) => ctx.settle() },
   { name: 'reopen', weight: 0.4, run: (ctx) => ctx.reopen() },
 ];
