@@ -7,7 +7,7 @@ import { hashOf, type Keydir } from './keydir.js';
 import type { ResolvedOptions } from './options.js';
 import { FILE_HEADER_SIZE, FLAG_TOMBSTONE } from './record.js';
 import { scanSegment, SegmentBuilder, segmentFileName } from './sealed-segment.js';
-import { type DataFile, FILE_ID_STEP, fileBytes, hintFileName, newDataFile, recordBytes, type ScannedRecord, scanDataFile } from './segment.js';
+import { type DataFile, deadBytes, FILE_ID_STEP, fileBytes, hintFileName, newDataFile, recordBytes, type ScannedRecord, scanDataFile } from './segment.js';
 
 /**
  * Merges rewrite the live records of some sealed files into new sealed
@@ -20,10 +20,11 @@ import { type DataFile, FILE_ID_STEP, fileBytes, hintFileName, newDataFile, reco
  * than any record of that key in a file before the outputs, and anything
  * written meanwhile goes to a file after them.
  *
- * Tombstones: one is dropped only when no file before the outputs, other than
- * the inputs, holds a record older than it (each file's lowest sequence number
- * says so); else it is copied, even if its key has a newer value, which may
- * not be durable yet. Else a deleted key could return.
+ * Tombstones: one is dropped when no file before the outputs, other than the
+ * inputs, holds a record older than it (each file's lowest sequence number says
+ * so), or when its key's newer value sits in such a file. It is kept when its
+ * key has a newer value in an input or after the outputs: that value may not
+ * be durable yet. Else a deleted key could return.
  *
  * Crash atomicity: outputs are written as `<id>.kvs.merging` with hints
  * `<id>.hint.merging`, made durable, then the MERGE marker (inputs and outputs)
@@ -74,10 +75,6 @@ export function isMergeLeftover(name: string): boolean {
   return /^\d{8,10}\.(kvs|hint)\.merging(\.tmp)?$/.test(name) || name === `${MERGE_MARKER}.tmp`;
 }
 
-function deadBytes(file: DataFile): number {
-  return Math.max(0, recordBytes(file) - file.liveBytes - file.keptBytes);
-}
-
 /**
  * The files a merge should take now, or none. The automatic policy starts a
  * merge when a file is dead enough (or, with compression on, when a sealed
@@ -99,7 +96,8 @@ export function planMerge(files: readonly DataFile[], options: ResolvedOptions, 
     (file) =>
       (compress && file.segment === null) ||
       (deadBytes(file) > 0 && (ratio(file) >= options.mergeIncludeRatio || deadBytes(file) >= options.mergeIncludeBytes)) ||
-      fileBytes(file) < options.mergeSmallFile,
+      // Small by its records, and relative to maxFileSize, or with small files every file would count as small.
+      recordBytes(file) < Math.min(options.mergeSmallFile, options.maxFileSize / 4),
   );
 }
 
@@ -282,9 +280,16 @@ export async function writeMergeOutputs(host: MergeHost, inputs: DataFile[], sig
       const onRecord = (record: ScannedRecord, bytes: Buffer) => {
         const tombstone = (record.flags & FLAG_TOMBSTONE) !== 0;
         const hash = hashOf(record.key);
-        // A tombstone is kept even when its key has a newer value: that value may not be durable yet.
         if (tombstone) {
           if (record.seq < floor) return;
+          // Kept while its key is absent, and also when the key's newer value is in an input (copied after it) or
+          // in a file after the outputs (maybe not durable yet). Dropped only when that value sits in a file before
+          // the outputs, which the tombstone would otherwise shadow.
+          const slot = keydir.find(record.key);
+          if (slot >= 0) {
+            const holder = keydir.fileOf(slot);
+            if (!inputIds.has(holder) && holder < newest) return;
+          }
         } else if (!keydir.pointsAt(hash, input.id, record.offset)) {
           return;
         }

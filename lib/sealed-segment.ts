@@ -1,7 +1,7 @@
 import { compress, uncompressSync } from 'lz4-napi';
 import { crc32 } from 'node:zlib';
 import { BlockCache } from './cache.js';
-import { corruption, ioError } from './errors.js';
+import { codes, corruption, ioError, KvcaskError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
 import { FILE_HEADER_SIZE, FORMAT_VERSION, checkRecord, recordFlags, recordKeyLength, recordSeq, recordValueLength, RECORD_HEADER_SIZE } from './record.js';
 import type { DamagedRange, ScannedRecord } from './segment.js';
@@ -160,7 +160,7 @@ export async function openSegment(fsys: FileSystem, fd: number, path: string, fi
     throw corruption('segment footer is damaged', path, footerAt);
   }
   if (header.readUInt16LE(4) !== FORMAT_VERSION || footer.readUInt16LE(4) !== FORMAT_VERSION) {
-    throw corruption(`segment has format version ${footer.readUInt16LE(4)}; this kvcask reads ${FORMAT_VERSION}`, path, 4);
+    throw new KvcaskError(codes.VERSION, `${path} has format version ${header.readUInt16LE(4)}; this kvcask reads version ${FORMAT_VERSION}`, { file: path, offset: 4 });
   }
   if (header.readUInt32LE(8) !== fileId || footer.readUInt32LE(8) !== fileId) throw corruption('segment belongs to another file id', path, 8);
   const count = footer.readUInt32LE(12);

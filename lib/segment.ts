@@ -256,6 +256,11 @@ export function fileBytes(file: DataFile): number {
   return file.segment ? file.segment.fileBytes : Math.max(file.end, FILE_HEADER_SIZE);
 }
 
+/** Bytes of records no key needs: overwritten values and tombstones not yet known to be needed. */
+export function deadBytes(file: DataFile): number {
+  return Math.max(0, recordBytes(file) - file.liveBytes - file.keptBytes);
+}
+
 /** Bytes of records in a file, live or dead (a segment's are counted raw). */
 export function recordBytes(file: DataFile): number {
   return (file.segment ? file.segment.logicalLength : Math.max(file.end, FILE_HEADER_SIZE)) - FILE_HEADER_SIZE;

@@ -39,6 +39,7 @@ import {
 import {
   type DataFile,
   dataFileName,
+  deadBytes as deadBytesOf,
   fileBytes,
   FILE_ID_STEP,
   hintFileName,
@@ -662,18 +663,18 @@ export class Store implements MergeHost {
   stats(): Stats {
     const files: FileStats[] = [];
     let liveBytes = 0;
-    let deadBytes = 0;
+    let deadTotal = 0;
     let diskBytes = 0;
     let rawBytes = 0;
     for (const file of this.allFiles()) {
       if (file.retired) continue;
       const raw = recordBytes(file);
-      const dead = raw - file.liveBytes;
+      const dead = deadBytesOf(file);
       const name = file.segment ? segmentFileName(file.id) : dataFileName(file.id);
       const bytes = fileBytes(file);
       files.push({ id: file.id, name, bytes, rawBytes: raw, liveBytes: file.liveBytes, deadBytes: dead, liveKeys: file.liveKeys, sealed: file.sealed, segment: file.segment !== null });
       liveBytes += file.liveBytes;
-      deadBytes += dead;
+      deadTotal += dead;
       diskBytes += bytes;
       rawBytes += raw;
     }
@@ -682,7 +683,7 @@ export class Store implements MergeHost {
       sync: this.options.sync,
       files,
       liveBytes,
-      deadBytes,
+      deadBytes: deadTotal,
       indexMemoryBytes: this.keydir.memoryBytes(),
       seq: this.seq - 1,
       recovery: { ...this.recovery, damaged: this.recovery.damaged.map((d) => ({ ...d })) },
@@ -770,6 +771,8 @@ export class Store implements MergeHost {
       const apply = (record: ScannedRecord) => {
         if (record.seq > maxSeq) maxSeq = record.seq;
         if (record.seq < file.minSeq) file.minSeq = record.seq;
+        // A segment's tombstones were kept by the merge that wrote it: needed, not garbage.
+        if (file.segment !== null && (record.flags & FLAG_TOMBSTONE) !== 0) file.keptBytes += recordSize(record.key.length, 0);
         this.applyLoaded(file, record);
       };
       if (kinds.get(id) === 'kvs') {
