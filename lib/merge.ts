@@ -83,7 +83,8 @@ export function isMergeLeftover(name: string): boolean {
  */
 export function planMerge(files: readonly DataFile[], options: ResolvedOptions, everything: boolean): DataFile[] {
   const sealed = files.filter((file) => file.sealed && !file.retired);
-  if (everything) return sealed.filter((file) => file.segment === null || deadBytes(file) > 0 || file.keptBytes > 0 || sealed.length > 1);
+  // One file alone is rewritten only if that changes something.
+  if (everything) return sealed.length > 1 ? sealed : sealed.filter((file) => file.segment === null || deadBytes(file) > 0 || file.keptBytes > 0);
   const compress = options.compression === 'lz4';
   const ratio = (file: DataFile) => deadBytes(file) / Math.max(1, recordBytes(file));
   const triggered = sealed.some(
@@ -122,7 +123,6 @@ export class MergeRun {
   moveCount = 0;
   /** Per input id: the range of its moves, in input offset order. */
   readonly inputMoves = new Map<number, [number, number]>();
-  bytesRead = 0;
 
   constructor(
     readonly inputs: DataFile[],
@@ -160,10 +160,9 @@ export class MergeRun {
     return -1;
   }
 
-  move(index: number): { hash: number; input: number; inputOffset: number; output: number; outputOffset: number; size: number } {
-    const at = index * MOVE;
-    const m = this.moves;
-    return { hash: m[at], input: m[at + 1], inputOffset: m[at + 2], output: m[at + 3], outputOffset: m[at + 4], size: m[at + 5] };
+  /** Where the record of move `index` went: output id and offset. */
+  outputOf(index: number): [number, number] {
+    return [this.moves[index * MOVE + 3], this.moves[index * MOVE + 4]];
   }
 
   /** The output that takes the next record of `size` bytes: a new one once the current one would pass maxFileSize. */
@@ -259,7 +258,6 @@ export async function writeMergeOutputs(host: MergeHost, inputs: DataFile[], sig
   let sliceStart = started;
 
   const pace = async (bytesRead: number) => {
-    run.bytesRead = bytesRead;
     if (signal?.aborted) throw aborted(signal);
     await run.flush(host, false);
     onProgress?.({ bytesDone: bytesRead, bytesTotal });
@@ -325,26 +323,35 @@ export async function writeMergeOutputs(host: MergeHost, inputs: DataFile[], sig
   }
 }
 
-/** Points the index at the outputs (or, `backwards`, back at the inputs) for every record still where the merge found it; a chunk per turn of the event loop. */
+/**
+ * Points the index at the output copy (or, `backwards`, back at the input) of
+ * every record in moves [start, end) that is still where the merge found it,
+ * moving its bytes between the files' live counts.
+ */
+export function relocateRange(keydir: Keydir, run: MergeRun, files: Map<number, DataFile>, start: number, end: number, backwards = false): void {
+  const moves = run.moves;
+  const fromAt = backwards ? 3 : 1;
+  const toAt = backwards ? 1 : 3;
+  for (let i = start; i < end; i++) {
+    const at = i * MOVE;
+    const from = moves[at + fromAt];
+    const to = moves[at + toAt];
+    if (!keydir.relocate(moves[at], from, moves[at + fromAt + 1], to, moves[at + toAt + 1])) continue;
+    const size = moves[at + 5];
+    const source = files.get(from)!;
+    const target = files.get(to)!;
+    source.liveBytes -= size;
+    source.liveKeys--;
+    target.liveBytes += size;
+    target.liveKeys++;
+  }
+}
+
+/** relocateRange over every move, a chunk per turn of the event loop (both copies are valid meanwhile). */
 export async function relocate(keydir: Keydir, run: MergeRun, files: Map<number, DataFile>, backwards = false): Promise<void> {
-  const { moves } = run;
   for (let start = 0; start < run.moveCount; start += RELOCATE_CHUNK) {
     const end = Math.min(run.moveCount, start + RELOCATE_CHUNK);
-    for (let i = start; i < end; i++) {
-      const at = i * MOVE;
-      const [from, fromOffset, to, toOffset] = backwards
-        ? [moves[at + 3], moves[at + 4], moves[at + 1], moves[at + 2]]
-        : [moves[at + 1], moves[at + 2], moves[at + 3], moves[at + 4]];
-      if (keydir.relocate(moves[at], from, fromOffset, to, toOffset)) {
-        const size = moves[at + 5];
-        const source = files.get(from)!;
-        const target = files.get(to)!;
-        source.liveBytes -= size;
-        source.liveKeys--;
-        target.liveBytes += size;
-        target.liveKeys++;
-      }
-    }
+    relocateRange(keydir, run, files, start, end, backwards);
     if (end < run.moveCount) await yieldToEventLoop();
   }
 }

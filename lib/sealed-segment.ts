@@ -55,13 +55,6 @@ export class SealedSegment {
     return this.starts.length;
   }
 
-  /** Bytes the blocks take on disk, and would take raw. */
-  get storedBytes(): number {
-    let total = 0;
-    for (let i = 0; i < this.stored.length; i++) total += this.stored[i];
-    return total;
-  }
-
   /** The block holding logical `offset`, or -1. */
   locate(offset: number): number {
     const { starts } = this;

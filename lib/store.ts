@@ -13,6 +13,7 @@ import {
   planMerge,
   recoverMerge,
   relocate,
+  relocateRange,
   writeMarker,
   writeMergeOutputs,
 } from './merge.js';
@@ -41,7 +42,6 @@ import {
   dataFileName,
   deadBytes as deadBytesOf,
   fileBytes,
-  FILE_ID_STEP,
   hintFileName,
   newDataFile,
   nextDataFileId,
@@ -614,23 +614,10 @@ export class Store implements MergeHost {
     for (const input of run.inputs) {
       if (input.liveKeys === 0) continue;
       const [from, to] = run.inputMoves.get(input.id) ?? [0, 0];
-      for (let i = from; i < to; i++) {
-        const move = run.move(i);
-        if (this.keydir.relocate(move.hash, move.input, move.inputOffset, move.output, move.outputOffset)) {
-          const output = this.files.get(move.output)!;
-          input.liveBytes -= move.size;
-          input.liveKeys--;
-          output.liveBytes += move.size;
-          output.liveKeys++;
-        }
-      }
+      relocateRange(this.keydir, run, this.files, from, to);
       if (input.liveKeys !== 0) return false;
     }
-    for (const [undo, i, index] of remaps) {
-      const move = run.move(index);
-      undo[i + 1] = move.output;
-      undo[i + 2] = move.outputOffset;
-    }
+    for (const [undo, i, index] of remaps) [undo[i + 1], undo[i + 2]] = run.outputOf(index);
     return true;
   }
 
