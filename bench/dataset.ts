@@ -27,3 +27,17 @@ export function makeDataset(count: number, valueSize: number, missingCount = 100
   });
   return { keys, missing, value, updates, random };
 }
+
+/** Length of an access sequence: long enough to spread over the store, short enough to stay warm in the CPU caches' neighbourhood. */
+export const SEQUENCE_LENGTH = 200_000;
+
+/**
+ * The keys a benchmark reads, in the order it reads them: a fixed stride
+ * through `keys` (so store offsets and index entries are random), each copied
+ * into a fresh Buffer laid out in that order. Indexing the big key array at a
+ * stride inside the timed loop would add a cache miss per read that belongs to
+ * the benchmark, not to the store (see docs/performance.md, "Access sequence").
+ */
+export function accessSequence(keys: readonly Buffer[], length = SEQUENCE_LENGTH): Buffer[] {
+  return Array.from({ length: Math.min(length, keys.length) }, (_, i) => Buffer.from(keys[(i * 7919) % keys.length]));
+}

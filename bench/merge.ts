@@ -17,6 +17,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Bench } from 'tinybench';
 import { open, type Store } from '../lib/index.js';
 import { rng } from '../test/support/random.js';
+import { accessSequence } from './dataset.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 300_000);
 const ROUNDS = Number(process.env.KVCASK_BENCH_ROUNDS ?? 3);
@@ -129,7 +130,7 @@ async function underLoad(db: Store, sequence: Buffer[], random: () => number, un
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'kvcask-bench-merge-'));
   const notes: Record<string, unknown> = {};
-  const sequence = Array.from({ length: Math.min(200_000, KEYS) }, (_, i) => keyOf((i * 7919) % KEYS));
+  const sequence = accessSequence(Array.from({ length: KEYS }, (_, i) => keyOf(i)));
   try {
     const reads: Record<string, number> = {};
     for (const compression of ['none', 'lz4'] as const) {

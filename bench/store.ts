@@ -9,15 +9,13 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { open, type Store } from '../lib/index.js';
-import { makeDataset } from './dataset.js';
+import { accessSequence, makeDataset } from './dataset.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 1_000_000);
 const ROUNDS = Number(process.env.KVCASK_BENCH_ROUNDS ?? 3);
 const TIME_MS = Number(process.env.KVCASK_BENCH_TIME ?? 1000);
 const VALUE_SIZE = 100;
 const READS_PER_CALL = 1000;
-/** Keys of the access sequence, copied in access order before timing (see docs/performance.md, "Method"). */
-const SEQUENCE_LENGTH = 200_000;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
@@ -86,9 +84,7 @@ async function main(): Promise<void> {
     notes.openMs = performance.now() - openStarted;
     notes.indexEstimateBytesPerKey = db.stats().indexMemoryBytes / KEYS;
 
-    // Random positions in the store, but the key Buffers themselves sit in access order: fetching a cold
-    // key object from a million-element array is a cache miss of the benchmark's, not of the store's.
-    const sequence = Array.from({ length: Math.min(SEQUENCE_LENGTH, KEYS) }, (_, i) => Buffer.from(keys[(i * 7919) % KEYS]));
+    const sequence = accessSequence(keys);
     let cursor = 0;
     const nextKey = () => sequence[(cursor = (cursor + 1) % sequence.length)];
     figures.push(await measure('getSync hit', () => {

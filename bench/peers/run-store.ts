@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Dataset, makeDataset } from '../dataset.js';
+import { accessSequence, type Dataset, makeDataset } from '../dataset.js';
 import { zipfian } from '../zipf.js';
 import { bytesOnDisk, NotAvailable, type Peer, type PeerStore } from './adapter.js';
 import { concurrentLoop, type Figure, perCall } from './measure.js';
@@ -49,6 +49,7 @@ class Workloads {
   private missCursor = 0;
   private readonly sorted: Buffer[];
   private readonly pickZipfian: () => number;
+  private readonly sequence: Buffer[];
 
   constructor(
     private readonly data: Dataset,
@@ -57,12 +58,13 @@ class Workloads {
   ) {
     this.sorted = [...data.keys].sort(Buffer.compare);
     this.pickZipfian = zipfian(data.keys.length, data.random);
+    this.sequence = accessSequence(data.keys);
   }
 
-  /** Hits in a fixed stride through the keys: the same sequence for every store. */
+  /** Hits in a fixed stride through the keys, copied in access order: the same sequence for every store. */
   private nextKey = () => {
-    this.cursor = (this.cursor + 7919) % this.data.keys.length;
-    return this.data.keys[this.cursor];
+    this.cursor = (this.cursor + 1) % this.sequence.length;
+    return this.sequence[this.cursor];
   };
   private nextMissing = () => {
     this.missCursor = (this.missCursor + 1) % this.data.missing.length;

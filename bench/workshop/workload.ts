@@ -1,5 +1,5 @@
 import { open, type Store } from '../../lib/index.js';
-import { type Dataset, makeDataset } from '../dataset.js';
+import { accessSequence, type Dataset, makeDataset } from '../dataset.js';
 
 /**
  * The operations the workshop scripts measure, on a store of `keys` random
@@ -32,10 +32,11 @@ export function operations(kind: Kind, db: Store, data: Dataset): (n: number) =>
   const sorted = kind === 'range' ? [...keys].sort(Buffer.compare) : [];
   let cursor = 0;
   const next = () => (cursor = (cursor + 7919) % keys.length);
+  const sequence = kind === 'get' ? accessSequence(keys) : [];
   switch (kind) {
     case 'get':
       return async (n) => {
-        for (let i = 0; i < n; i++) if (db.getSync(keys[next()]) === undefined) throw new Error('a loaded key is missing');
+        for (let i = 0; i < n; i++) if (db.getSync(sequence[i % sequence.length]) === undefined) throw new Error('a loaded key is missing');
       };
     case 'range':
       return async (n) => {
