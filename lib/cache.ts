@@ -1,5 +1,5 @@
 /**
- * Decompressed blocks of sealed segments, kept within a byte budget. A Map
+ * Decompressed blocks of sealed segments and pages of index files, kept within a byte budget. A Map
  * keeps insertion order, so deleting and re-inserting a key on a hit makes
  * its first key the least recently used: eviction pops from the front.
  */
@@ -14,6 +14,16 @@ export class BlockCache {
   /** Cache keys: the file's id and the block's index, as one exact double. */
   static keyOf(fileId: number, block: number): number {
     return fileId * 0x200000 + block;
+  }
+
+  /**
+   * Cache keys of index file pages: the negatives of keyOf (minus one), so
+   * that they never meet a segment block's key of the same file id. keyOf
+   * already spends every bit of an exact double on positive keys (ids up to
+   * 2^32 times 2^21 blocks), so no offset added to the id could make room.
+   */
+  static indexKeyOf(fileId: number, page: number): number {
+    return -1 - BlockCache.keyOf(fileId, page);
   }
 
   get(key: number): Buffer | undefined {
@@ -45,12 +55,21 @@ export class BlockCache {
     this.bytes += block.length;
   }
 
-  /** Drops every block of a file that is gone. */
+  /** Drops every block and index page of a file that is gone. */
   forgetFile(fileId: number): void {
-    const first = BlockCache.keyOf(fileId, 0);
-    const last = BlockCache.keyOf(fileId + 1, 0);
+    this.forgetKeys(BlockCache.keyOf(fileId, 0), BlockCache.keyOf(fileId + 1, 0));
+    this.forgetIndex(fileId);
+  }
+
+  /** Drops the index pages of a file, whose index file is closed or rewritten. */
+  forgetIndex(fileId: number): void {
+    // Its pages' keys lie in [-keyOf(fileId + 1, 0), -keyOf(fileId, 0)), bounds that stay exact doubles for every u32 id.
+    this.forgetKeys(-BlockCache.keyOf(fileId + 1, 0), -BlockCache.keyOf(fileId, 0));
+  }
+
+  private forgetKeys(first: number, end: number): void {
     for (const [key, block] of this.blocks) {
-      if (key >= first && key < last) {
+      if (key >= first && key < end) {
         this.blocks.delete(key);
         this.bytes -= block.length;
       }

@@ -35,15 +35,34 @@ export function hintFileName(id: number): string {
   return `${String(id).padStart(8, '0')}.hint`;
 }
 
+/** The on-disk index of the sealed data file or segment with the same id (see index-file.ts). */
+export function indexFileName(id: number): string {
+  return `${String(id).padStart(8, '0')}.kvx`;
+}
+
 export type FileKind = 'data' | 'hint' | 'kvs';
 
-export function parseFileName(name: string): { id: number; kind: FileKind } | null {
-  const match = /^(\d{8,10})\.(data|hint|kvs)$/.exec(name);
-  if (!match) return null;
+/** The id in `name` if it is the canonical spelling of `<id>.<extension>`, else null. */
+function idOf(name: string, extensions: RegExp): { id: number; extension: string } | null {
+  const match = /^(\d{8,10})\.([a-z]+)$/.exec(name);
+  if (!match || !extensions.test(match[2])) return null;
   const id = Number(match[1]);
-  const kind = match[2] as FileKind;
   // Only the canonical spelling counts, so that no two names can claim one id.
-  return name === `${String(id).padStart(8, '0')}.${kind}` ? { id, kind } : null;
+  return name === `${String(id).padStart(8, '0')}.${match[2]}` ? { id, extension: match[2] } : null;
+}
+
+export function parseFileName(name: string): { id: number; kind: FileKind } | null {
+  const parsed = idOf(name, /^(data|hint|kvs)$/);
+  return parsed && { id: parsed.id, kind: parsed.extension as FileKind };
+}
+
+/**
+ * The id of an index file's name (`<id>.kvx`), else null. Kept apart from
+ * parseFileName until the store's open knows index files: there an unknown
+ * kind would be taken for a second data file of the same id.
+ */
+export function parseIndexFileName(name: string): number | null {
+  return idOf(name, /^kvx$/)?.id ?? null;
 }
 
 export interface ScannedRecord {

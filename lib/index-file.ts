@@ -1,0 +1,573 @@
+import { crc32 } from 'node:zlib';
+import { BloomFilter } from './bloom.js';
+import { BlockCache } from './cache.js';
+import { KvcaskError, codes, corruption, ioError } from './errors.js';
+import type { FileSystem } from './filesystem.js';
+import { FILE_HEADER_SIZE, MAX_KEY_SIZE, recordSize } from './record.js';
+import { indexFileName } from './segment.js';
+
+/**
+ * The on-disk index of one sealed data file or segment (`<id>.kvx`): for each
+ * key in that file, its newest record there, in key order, in 4 KiB pages.
+ * Only the header, the first key of each page (the fences) and a Bloom filter
+ * are kept in memory, so a lookup is a binary search in memory and one
+ * positional read of a page. docs/format.md ("Index file") is the reference:
+ *
+ *   header (80 B, padded to one page) | pages | fences | bloom bits | trailer (8 B)
+ *   page  = crc32 u32 | page index u32 | count u16 | 0 u16 | entry start u16 × count | entries | zeros
+ *   entry = key length u16 | key | offset u32 | value length u32 | flags u8 | seq u64
+ *   fence = entry count u16 | span (pages) u16 | key length u16 | first key of the page
+ */
+export const INDEX_VERSION = 1;
+export const INDEX_PAGE_SIZE = 4096;
+const INDEX_MAGIC = 0x5843564b; // "KVCX"
+const TRAILER_MAGIC = 0x4558564b; // "KVXE"
+const HEADER_SIZE = 80;
+const TRAILER_SIZE = 8;
+const PAGE_HEADER_SIZE = 12;
+/** Entry bytes besides the key: key length, offset, value length, flags, seq. */
+const ENTRY_FIXED = 2 + 4 + 4 + 1 + 8;
+const FENCE_FIXED = 6;
+const FLAG_TOMBSTONE = 1;
+/** BlockCache keys have room for 2^21 pages per file. */
+const MAX_PAGES = 0x200000;
+const TWO_32 = 0x100000000;
+/** Pages are written in chunks of this many, to issue few writes without holding the whole file. */
+const CHUNK_PAGES = 64;
+
+export interface IndexLocation {
+  /** Offset of the record in the data file, or its logical offset in a segment. */
+  offset: number;
+  valueLength: number;
+  tombstone: boolean;
+  seq: number;
+}
+
+export interface IndexEntry extends IndexLocation {
+  key: Buffer;
+}
+
+function writeU64(buffer: Buffer, value: number, at: number): void {
+  buffer.writeUInt32LE(value % TWO_32, at);
+  buffer.writeUInt32LE(Math.floor(value / TWO_32), at + 4);
+}
+
+function readU64(buffer: Buffer, at: number): number {
+  return buffer.readUInt32LE(at) + buffer.readUInt32LE(at + 4) * TWO_32;
+}
+
+/** Buffer.compare order of `key` against `length` bytes of `buffer` at `start`, without a view per call. */
+function compareKey(key: Uint8Array, buffer: Buffer, start: number, length: number): number {
+  const common = key.length < length ? key.length : length;
+  for (let i = 0; i < common; i++) {
+    const difference = key[i] - buffer[start + i];
+    if (difference !== 0) return difference;
+  }
+  return key.length - length;
+}
+
+/** Page bytes an entry takes: its slot in the page's start table, and the entry itself. */
+function pageBytesOf(keyLength: number): number {
+  return 2 + ENTRY_FIXED + keyLength;
+}
+
+function isUint32(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < TWO_32;
+}
+
+function checkEntry(entry: IndexEntry, dataLength: number): void {
+  if (entry === null || typeof entry !== 'object') throw new TypeError('an index entry must be an object');
+  if (!Buffer.isBuffer(entry.key)) throw new TypeError('an index entry key must be a Buffer');
+  if (typeof entry.tombstone !== 'boolean') throw new TypeError('an index entry tombstone must be a boolean');
+  if (!isUint32(entry.offset) || !isUint32(entry.valueLength)) throw new RangeError('index entry offset and valueLength must be u32 integers');
+  if (!Number.isSafeInteger(entry.seq) || entry.seq < 0) throw new RangeError(`index entry seq must be a non-negative safe integer, got ${entry.seq}`);
+  if (entry.key.length > MAX_KEY_SIZE) throw new RangeError(`index entry key is ${entry.key.length} bytes, more than ${MAX_KEY_SIZE}`);
+  // The reader rejects a page with such an entry, so it must never be written.
+  if (entry.offset < FILE_HEADER_SIZE || entry.offset + recordSize(entry.key.length, entry.valueLength) > dataLength) {
+    throw new RangeError(`index entry at offset ${entry.offset} does not fit in a data file of ${dataLength} bytes`);
+  }
+}
+
+/** How sorted entries fall into pages: each page's first entry, and its span in page-size units. */
+function layPages(sorted: readonly IndexEntry[]): { firsts: number[]; spans: number[] } {
+  const firsts: number[] = [];
+  const spans: number[] = [];
+  const capacity = INDEX_PAGE_SIZE - PAGE_HEADER_SIZE;
+  let used = capacity;
+  for (let i = 0; i < sorted.length; i++) {
+    const need = pageBytesOf(sorted[i].key.length);
+    if (used + need <= capacity) {
+      used += need;
+      continue;
+    }
+    firsts.push(i);
+    if (need > capacity) {
+      // An entry that fits no page gets a page of its own, as many page sizes long as it needs.
+      spans.push(Math.ceil((PAGE_HEADER_SIZE + need) / INDEX_PAGE_SIZE));
+      used = capacity;
+    } else {
+      spans.push(1);
+      used = need;
+    }
+  }
+  return { firsts, spans };
+}
+
+function encodePage(target: Buffer, at: number, length: number, page: number, sorted: readonly IndexEntry[], from: number, to: number): void {
+  const count = to - from;
+  target.writeUInt32LE(page, at + 4);
+  target.writeUInt16LE(count, at + 8);
+  target.writeUInt16LE(0, at + 10);
+  let cursor = at + PAGE_HEADER_SIZE + 2 * count;
+  for (let i = from; i < to; i++) {
+    const { key, offset, valueLength, tombstone, seq } = sorted[i];
+    target.writeUInt16LE(cursor - at, at + PAGE_HEADER_SIZE + 2 * (i - from));
+    target.writeUInt16LE(key.length, cursor);
+    key.copy(target, cursor + 2);
+    cursor += 2 + key.length;
+    target.writeUInt32LE(offset, cursor);
+    target.writeUInt32LE(valueLength, cursor + 4);
+    target[cursor + 8] = tombstone ? FLAG_TOMBSTONE : 0;
+    writeU64(target, seq, cursor + 9);
+    cursor += 17;
+  }
+  target.fill(0, cursor, at + length);
+  target.writeUInt32LE(crc32(target.subarray(at + 4, at + length)), at);
+}
+
+/**
+ * Writes `<dir>/<id>.kvx` for the entries of one data file or segment
+ * (any order, one per key), atomically: a temporary file, fdatasync, rename,
+ * directory fsync. Pages are encoded a chunk at a time.
+ */
+export async function writeIndexFile(fsys: FileSystem, dir: string, fileId: number, dataLength: number, entries: IndexEntry[]): Promise<void> {
+  if (!isUint32(fileId)) throw new RangeError(`fileId must be a u32 integer, got ${fileId}`);
+  if (!isUint32(dataLength)) throw new RangeError(`dataLength must be a u32 integer, got ${dataLength}`);
+  if (!Array.isArray(entries)) throw new TypeError('entries must be an array');
+  for (const entry of entries) checkEntry(entry, dataLength);
+  const sorted = entries.slice().sort((a, b) => Buffer.compare(a.key, b.key));
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i - 1].key.equals(sorted[i].key)) throw new RangeError(`index entries repeat the key ${sorted[i].key.toString('hex')} (hex)`);
+  }
+  if (sorted.length >= TWO_32) throw new RangeError('an index file holds fewer than 2^32 entries');
+  const { firsts, spans } = layPages(sorted);
+  if (firsts.length >= MAX_PAGES) throw new RangeError(`an index file holds fewer than ${MAX_PAGES} pages`);
+
+  let fencesLength = 0;
+  for (const first of firsts) fencesLength += FENCE_FIXED + sorted[first].key.length;
+  const fences = Buffer.allocUnsafe(fencesLength);
+  let slots = 0;
+  for (let page = 0, at = 0; page < firsts.length; page++) {
+    const first = sorted[firsts[page]].key;
+    const end = page + 1 < firsts.length ? firsts[page + 1] : sorted.length;
+    fences.writeUInt16LE(end - firsts[page], at);
+    fences.writeUInt16LE(spans[page], at + 2);
+    fences.writeUInt16LE(first.length, at + 4);
+    first.copy(fences, at + FENCE_FIXED);
+    at += FENCE_FIXED + first.length;
+    slots += spans[page];
+  }
+  const bloom = BloomFilter.forCount(sorted.length);
+  for (const entry of sorted) bloom.add(entry.key);
+  const bits = bloom.bytes;
+
+  const pagesOffset = INDEX_PAGE_SIZE;
+  const pagesLength = slots * INDEX_PAGE_SIZE;
+  const fencesOffset = pagesOffset + pagesLength;
+  const bloomOffset = fencesOffset + fencesLength;
+  const header = Buffer.alloc(INDEX_PAGE_SIZE);
+  header.writeUInt32LE(INDEX_MAGIC, 0);
+  header.writeUInt16LE(INDEX_VERSION, 4);
+  header.writeUInt32LE(fileId, 8);
+  header.writeUInt32LE(dataLength, 12);
+  header.writeUInt32LE(sorted.length, 16);
+  header.writeUInt32LE(INDEX_PAGE_SIZE, 20);
+  header.writeUInt32LE(firsts.length, 24);
+  header.writeUInt32LE(pagesOffset, 28);
+  writeU64(header, pagesLength, 32);
+  writeU64(header, fencesOffset, 40);
+  header.writeUInt32LE(fencesLength, 48);
+  header.writeUInt32LE(crc32(fences), 52);
+  writeU64(header, bloomOffset, 56);
+  header.writeUInt32LE(bits.length, 64);
+  header.writeUInt32LE(crc32(bits), 68);
+  header[72] = bloom.hashCount;
+  const headerCrc = crc32(header.subarray(0, HEADER_SIZE - 4));
+  header.writeUInt32LE(headerCrc, HEADER_SIZE - 4);
+  const trailer = Buffer.allocUnsafe(TRAILER_SIZE);
+  trailer.writeUInt32LE(TRAILER_MAGIC, 0);
+  trailer.writeUInt32LE(headerCrc, 4);
+
+  const name = indexFileName(fileId);
+  const tmp = `${dir}/${name}.tmp`;
+  await fsys.unlink(tmp).catch(() => {});
+  const fd = await fsys.open(tmp, 'wx+');
+  try {
+    const chunk = Buffer.allocUnsafe(CHUNK_PAGES * INDEX_PAGE_SIZE);
+    let chunkUsed = 0;
+    let position = pagesOffset;
+    const flush = async () => {
+      if (chunkUsed === 0) return;
+      await fsys.write(fd, chunk, 0, chunkUsed, position);
+      position += chunkUsed;
+      chunkUsed = 0;
+    };
+    for (let page = 0; page < firsts.length; page++) {
+      const end = page + 1 < firsts.length ? firsts[page + 1] : sorted.length;
+      const length = spans[page] * INDEX_PAGE_SIZE;
+      if (length > chunk.length) {
+        await flush();
+        const big = Buffer.allocUnsafe(length);
+        encodePage(big, 0, length, page, sorted, firsts[page], end);
+        await fsys.write(fd, big, 0, length, position);
+        position += length;
+        continue;
+      }
+      if (chunkUsed + length > chunk.length) await flush();
+      encodePage(chunk, chunkUsed, length, page, sorted, firsts[page], end);
+      chunkUsed += length;
+    }
+    await flush();
+    await fsys.write(fd, fences, 0, fences.length, fencesOffset);
+    await fsys.write(fd, bits, 0, bits.length, bloomOffset);
+    await fsys.write(fd, trailer, 0, TRAILER_SIZE, bloomOffset + bits.length);
+    await fsys.write(fd, header, 0, header.length, 0);
+    await fsys.datasync(fd);
+  } catch (err) {
+    await fsys.close(fd).catch(() => {});
+    await fsys.unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await fsys.close(fd);
+  await fsys.rename(tmp, `${dir}/${name}`);
+  await fsys.syncDir(dir);
+}
+
+async function readExactly(fsys: FileSystem, fd: number, path: string, length: number, position: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    let n: number;
+    try {
+      n = await fsys.read(fd, buffer, done, length - done, position + done);
+    } catch (err) {
+      throw ioError('read', path, err);
+    }
+    if (n === 0) throw corruption(`index file ends before its ${length} bytes at ${position}`, path, position + done);
+    done += n;
+  }
+  return buffer;
+}
+
+export class IndexFile {
+  /** Page p's first key is fenceKeys[fenceStarts[p], fenceStarts[p + 1]). */
+  private readonly fenceKeys: Buffer;
+  private readonly fenceStarts: Uint32Array;
+  /** Global position of page p's first entry; firstPositions[pageCount] = count. */
+  private readonly firstPositions: Uint32Array;
+  /** Page p starts at pagesOffset + slots[p] × pageSize and is (slots[p + 1] − slots[p]) page sizes long. */
+  private readonly slots: Uint32Array;
+  private readonly bloom: BloomFilter;
+  /** Where a page the cache would not keep is read, so such reads allocate nothing either. */
+  private scratch: Buffer = Buffer.alloc(0);
+  private readonly result: IndexLocation = { offset: 0, valueLength: 0, tombstone: false, seq: 0 };
+
+  private constructor(
+    private readonly fsys: FileSystem,
+    readonly path: string,
+    private readonly fd: number,
+    readonly fileId: number,
+    private readonly dataLength: number,
+    readonly count: number,
+    private readonly pageSize: number,
+    private readonly pagesOffset: number,
+    parsed: { fenceKeys: Buffer; fenceStarts: Uint32Array; firstPositions: Uint32Array; slots: Uint32Array; bloom: BloomFilter },
+    private readonly cache: BlockCache,
+  ) {
+    this.fenceKeys = parsed.fenceKeys;
+    this.fenceStarts = parsed.fenceStarts;
+    this.firstPositions = parsed.firstPositions;
+    this.slots = parsed.slots;
+    this.bloom = parsed.bloom;
+  }
+
+  /**
+   * Opens `path` and checks its header, trailer, fences and Bloom filter, the
+   * only parts kept in memory. Rejects with KVCASK_CORRUPTION on any failed
+   * check, a file id or data length other than expected included, and with
+   * KVCASK_VERSION on another index format version.
+   */
+  static async open(fsys: FileSystem, path: string, fileId: number, dataLength: number, cache: BlockCache): Promise<IndexFile> {
+    let fd: number;
+    try {
+      fd = await fsys.open(path, 'r');
+    } catch (err) {
+      throw ioError('open', path, err);
+    }
+    try {
+      const index = await IndexFile.check(fsys, path, fd, fileId, dataLength, cache);
+      // Pages of an earlier index file of this id must not answer for this one.
+      cache.forgetIndex(fileId);
+      return index;
+    } catch (err) {
+      await fsys.close(fd).catch(() => {});
+      throw err;
+    }
+  }
+
+  private static async check(fsys: FileSystem, path: string, fd: number, fileId: number, dataLength: number, cache: BlockCache): Promise<IndexFile> {
+    let size: number;
+    try {
+      size = await fsys.size(fd);
+    } catch (err) {
+      throw ioError('stat', path, err);
+    }
+    if (size < HEADER_SIZE + TRAILER_SIZE) throw corruption(`index file is ${size} bytes, too short for a header and trailer`, path, 0);
+    const header = await readExactly(fsys, fd, path, HEADER_SIZE, 0);
+    if (header.readUInt32LE(0) !== INDEX_MAGIC) throw corruption('index file has a bad magic', path, 0);
+    const headerCrc = header.readUInt32LE(HEADER_SIZE - 4);
+    if (crc32(header.subarray(0, HEADER_SIZE - 4)) !== headerCrc) throw corruption('index file header fails its checksum', path, HEADER_SIZE - 4);
+    const version = header.readUInt16LE(4);
+    if (version !== INDEX_VERSION) {
+      throw new KvcaskError(codes.VERSION, `index file ${path} has format version ${version}; this kvcask reads version ${INDEX_VERSION}`, { file: path, offset: 4 });
+    }
+    const fail = (what: string, offset: number) => corruption(`index file ${what}`, path, offset);
+    if (header.readUInt32LE(8) !== fileId) throw fail(`belongs to file id ${header.readUInt32LE(8)}, not ${fileId}`, 8);
+    if (header.readUInt32LE(12) !== dataLength) throw fail(`describes ${header.readUInt32LE(12)} bytes of data, not ${dataLength}`, 12);
+    const count = header.readUInt32LE(16);
+    const pageSize = header.readUInt32LE(20);
+    const pageCount = header.readUInt32LE(24);
+    const pagesOffset = header.readUInt32LE(28);
+    const pagesLength = readU64(header, 32);
+    const fencesOffset = readU64(header, 40);
+    const fencesLength = header.readUInt32LE(48);
+    const bloomOffset = readU64(header, 56);
+    const bloomLength = header.readUInt32LE(64);
+    const hashCount = header[72];
+    // Offsets inside a page are u16, so a page is at most 64 KiB (longer only to hold one entry).
+    if (pageSize < 512 || pageSize > 0x10000 || (pageSize & (pageSize - 1)) !== 0) throw fail(`has page size ${pageSize}`, 20);
+    if (pageCount >= MAX_PAGES || (pageCount === 0) !== (count === 0) || pageCount > count) throw fail(`has ${pageCount} pages for ${count} entries`, 24);
+    if (pagesOffset < HEADER_SIZE || pagesLength % pageSize !== 0 || pagesLength / pageSize < pageCount) throw fail('has a bad pages region', 28);
+    if (fencesOffset !== pagesOffset + pagesLength || bloomOffset !== fencesOffset + fencesLength) throw fail('regions do not follow each other', 40);
+    if (bloomLength === 0 || hashCount < 1 || hashCount > 30) throw fail(`has a bad Bloom filter (${bloomLength} bytes, ${hashCount} hashes)`, 64);
+    const expectedSize = bloomOffset + bloomLength + TRAILER_SIZE;
+    if (size !== expectedSize) throw fail(`is ${size} bytes; its header describes ${expectedSize}`, Math.min(size, expectedSize));
+    const trailer = await readExactly(fsys, fd, path, TRAILER_SIZE, size - TRAILER_SIZE);
+    if (trailer.readUInt32LE(0) !== TRAILER_MAGIC || trailer.readUInt32LE(4) !== headerCrc) throw fail('trailer does not match its header', size - TRAILER_SIZE);
+
+    const fences = await readExactly(fsys, fd, path, fencesLength, fencesOffset);
+    if (crc32(fences) !== header.readUInt32LE(52)) throw fail('fences fail their checksum', fencesOffset);
+    const bits = await readExactly(fsys, fd, path, bloomLength, bloomOffset);
+    if (crc32(bits) !== header.readUInt32LE(68)) throw fail('Bloom filter fails its checksum', bloomOffset);
+
+    const fenceStarts = new Uint32Array(pageCount + 1);
+    const firstPositions = new Uint32Array(pageCount + 1);
+    const slots = new Uint32Array(pageCount + 1);
+    let keyBytes = 0;
+    let at = 0;
+    for (let page = 0; page < pageCount; page++) {
+      if (at + FENCE_FIXED > fencesLength) throw fail(`fence ${page} passes the fences' end`, fencesOffset + at);
+      const entries = fences.readUInt16LE(at);
+      const span = fences.readUInt16LE(at + 2);
+      const keyLength = fences.readUInt16LE(at + 4);
+      if (entries === 0 || span === 0 || at + FENCE_FIXED + keyLength > fencesLength) throw fail(`fence ${page} is malformed`, fencesOffset + at);
+      const keyStart = at + FENCE_FIXED;
+      if (page > 0) {
+        const previousStart = fenceStarts[page - 1];
+        const previous = fences.subarray(previousStart, previousStart + fences.readUInt16LE(previousStart - 2));
+        if (compareKey(previous, fences, keyStart, keyLength) >= 0) throw fail(`fence ${page} is out of key order`, fencesOffset + at);
+      }
+      // For now the key's position in `fences`; rebased onto the packed keys below.
+      fenceStarts[page] = keyStart;
+      firstPositions[page + 1] = firstPositions[page] + entries;
+      slots[page + 1] = slots[page] + span;
+      keyBytes += keyLength;
+      at = keyStart + keyLength;
+    }
+    if (at !== fencesLength) throw fail('fences do not end where the header says', fencesOffset + at);
+    if (firstPositions[pageCount] !== count) throw fail(`fences count ${firstPositions[pageCount]} entries, not ${count}`, fencesOffset);
+    if (slots[pageCount] * pageSize !== pagesLength) throw fail('pages do not tile the pages region', pagesOffset);
+
+    // Keep only the key bytes, packed, so memory per page is its first key plus 12 bytes.
+    const fenceKeys = Buffer.allocUnsafeSlow(keyBytes);
+    let cursor = 0;
+    for (let page = 0; page < pageCount; page++) {
+      const keyStart = fenceStarts[page];
+      const keyLength = fences.readUInt16LE(keyStart - 2);
+      fences.copy(fenceKeys, cursor, keyStart, keyStart + keyLength);
+      fenceStarts[page] = cursor;
+      cursor += keyLength;
+    }
+    fenceStarts[pageCount] = cursor;
+    const bloom = BloomFilter.fromBytes(bits, hashCount);
+    return new IndexFile(fsys, path, fd, fileId, dataLength, count, pageSize, pagesOffset, { fenceKeys, fenceStarts, firstPositions, slots, bloom }, cache);
+  }
+
+  /** False if the file surely holds no entry for `key`. */
+  mayContain(key: Uint8Array): boolean {
+    return this.bloom.mayContain(key);
+  }
+
+  /** The entry of `key` in this file, or null. */
+  findSync(key: Uint8Array): IndexEntry | null {
+    const location = this.result;
+    if (!this.findInto(key, location)) return null;
+    return { key: Buffer.from(key), offset: location.offset, valueLength: location.valueLength, tombstone: location.tombstone, seq: location.seq };
+  }
+
+  /**
+   * Fills `out` with the location of `key` and returns true, or returns false
+   * (leaving `out` alone) if this file has no entry for it. Allocates nothing
+   * when the page is cached: the variant for the read path.
+   */
+  findInto(key: Uint8Array, out: IndexLocation): boolean {
+    const page = this.pageFor(key);
+    if (page < 0) return false;
+    const bytes = this.pageSync(page);
+    const count = this.firstPositions[page + 1] - this.firstPositions[page];
+    let low = 0;
+    let high = count - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const start = bytes.readUInt16LE(PAGE_HEADER_SIZE + 2 * middle);
+      const order = compareKey(key, bytes, start + 2, bytes.readUInt16LE(start));
+      if (order === 0) {
+        this.readLocation(bytes, start, out);
+        return true;
+      }
+      if (order < 0) high = middle - 1;
+      else low = middle + 1;
+    }
+    return false;
+  }
+
+  /** Position (0..count) of the first entry whose key is ≥ `key`, or > `key` when `exclusive`. */
+  seek(key: Uint8Array, exclusive: boolean): number {
+    const page = this.pageFor(key);
+    if (page < 0) return 0;
+    const bytes = this.pageSync(page);
+    const count = this.firstPositions[page + 1] - this.firstPositions[page];
+    let low = 0;
+    let high = count;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const start = bytes.readUInt16LE(PAGE_HEADER_SIZE + 2 * middle);
+      const order = compareKey(key, bytes, start + 2, bytes.readUInt16LE(start));
+      if (order > 0 || (exclusive && order === 0)) low = middle + 1;
+      else high = middle;
+    }
+    return this.firstPositions[page] + low;
+  }
+
+  /** The entry at `position` (0 ≤ position < count) in key order. */
+  entryAt(position: number): IndexEntry {
+    if (!Number.isInteger(position) || position < 0 || position >= this.count) {
+      throw new RangeError(`position must be an integer from 0 to ${this.count - 1}, got ${position}`);
+    }
+    const positions = this.firstPositions;
+    let low = 0;
+    let high = positions.length - 2;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (positions[middle] <= position) low = middle;
+      else high = middle - 1;
+    }
+    const bytes = this.pageSync(low);
+    const start = bytes.readUInt16LE(PAGE_HEADER_SIZE + 2 * (position - positions[low]));
+    const keyLength = bytes.readUInt16LE(start);
+    const key = Buffer.allocUnsafe(keyLength);
+    bytes.copy(key, 0, start + 2, start + 2 + keyLength);
+    const entry: IndexEntry = { key, offset: 0, valueLength: 0, tombstone: false, seq: 0 };
+    this.readLocation(bytes, start, entry);
+    return entry;
+  }
+
+  async close(): Promise<void> {
+    this.cache.forgetIndex(this.fileId);
+    await this.fsys.close(this.fd);
+  }
+
+  /** Bytes of memory held for this file: fences, their offsets and the Bloom filter. */
+  memoryBytes(): number {
+    return this.fenceKeys.length + this.fenceStarts.byteLength + this.firstPositions.byteLength + this.slots.byteLength + this.bloom.bytes.length;
+  }
+
+  private readLocation(bytes: Buffer, start: number, out: IndexLocation): void {
+    const at = start + 2 + bytes.readUInt16LE(start);
+    out.offset = bytes.readUInt32LE(at);
+    out.valueLength = bytes.readUInt32LE(at + 4);
+    out.tombstone = (bytes[at + 8] & FLAG_TOMBSTONE) !== 0;
+    out.seq = readU64(bytes, at + 9);
+  }
+
+  /** The last page whose first key is ≤ `key`, or -1 if `key` sorts before every entry. */
+  private pageFor(key: Uint8Array): number {
+    const starts = this.fenceStarts;
+    const keys = this.fenceKeys;
+    let low = 0;
+    let high = starts.length - 2;
+    if (high < 0 || compareKey(key, keys, starts[0], starts[1] - starts[0]) < 0) return -1;
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if (compareKey(key, keys, starts[middle], starts[middle + 1] - starts[middle]) >= 0) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  /** Page `page`, from the cache or read and checked in full before anything in it is believed. */
+  private pageSync(page: number): Buffer {
+    const cacheKey = BlockCache.indexKeyOf(this.fileId, page);
+    const cached = this.cache.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const length = (this.slots[page + 1] - this.slots[page]) * this.pageSize;
+    const position = this.pagesOffset + this.slots[page] * this.pageSize;
+    const keep = length <= this.cache.budget;
+    if (!keep && this.scratch.length < length) this.scratch = Buffer.allocUnsafeSlow(length);
+    const bytes = keep ? Buffer.allocUnsafeSlow(length) : this.scratch.subarray(0, length);
+    let done = 0;
+    while (done < length) {
+      let n: number;
+      try {
+        n = this.fsys.readSync(this.fd, bytes, done, length - done, position + done);
+      } catch (err) {
+        throw ioError('read', this.path, err);
+      }
+      if (n === 0) throw corruption(`index page ${page} is cut short`, this.path, position);
+      done += n;
+    }
+    this.checkPage(bytes, page, position);
+    if (keep) this.cache.set(cacheKey, bytes);
+    return bytes;
+  }
+
+  /** The page's CRC, its own index, entry count and first key against its fence, and every entry's bounds. */
+  private checkPage(bytes: Buffer, page: number, position: number): void {
+    const bad = (what: string) => corruption(`index page ${page} ${what}`, this.path, position);
+    if (crc32(bytes.subarray(4)) !== bytes.readUInt32LE(0)) throw bad('fails its checksum');
+    const count = this.firstPositions[page + 1] - this.firstPositions[page];
+    if (bytes.readUInt32LE(4) !== page) throw bad(`claims to be page ${bytes.readUInt32LE(4)}`);
+    if (bytes.readUInt16LE(8) !== count) throw bad(`holds ${bytes.readUInt16LE(8)} entries; its fence says ${count}`);
+    let expected = PAGE_HEADER_SIZE + 2 * count;
+    for (let i = 0; i < count; i++) {
+      const start = bytes.readUInt16LE(PAGE_HEADER_SIZE + 2 * i);
+      if (start !== expected || start + 2 > bytes.length) throw bad(`has a bad start for entry ${i}`);
+      const keyLength = bytes.readUInt16LE(start);
+      const end = start + ENTRY_FIXED + keyLength;
+      if (end > bytes.length) throw bad(`entry ${i} passes the page's end`);
+      const at = start + 2 + keyLength;
+      const offset = bytes.readUInt32LE(at);
+      if (offset < FILE_HEADER_SIZE || offset + recordSize(keyLength, bytes.readUInt32LE(at + 4)) > this.dataLength) {
+        throw bad(`entry ${i} points outside the data file`);
+      }
+      if ((bytes[at + 8] & ~FLAG_TOMBSTONE) !== 0) throw bad(`entry ${i} has unknown flags`);
+      if (i === 0) {
+        const fence = this.fenceStarts;
+        if (compareKey(bytes.subarray(start + 2, at), this.fenceKeys, fence[page], fence[page + 1] - fence[page]) !== 0) {
+          throw bad('does not start with its fence key');
+        }
+      }
+      expected = end;
+    }
+  }
+}
