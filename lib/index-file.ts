@@ -137,10 +137,11 @@ function encodePage(target: Buffer, at: number, length: number, page: number, so
 
 /**
  * Writes `<dir>/<id>.kvx` for the entries of one data file or segment
- * (any order, one per key), atomically: a temporary file, fdatasync, rename,
+ * (any order, one per key), atomically (under `name`, when a merge writes it
+ * under a pending name): a temporary file, fdatasync, rename,
  * directory fsync. Pages are encoded a chunk at a time.
  */
-export async function writeIndexFile(fsys: FileSystem, dir: string, fileId: number, dataLength: number, entries: IndexEntry[]): Promise<void> {
+export async function writeIndexFile(fsys: FileSystem, dir: string, fileId: number, dataLength: number, entries: IndexEntry[], name = indexFileName(fileId)): Promise<void> {
   if (!isUint32(fileId)) throw new RangeError(`fileId must be a u32 integer, got ${fileId}`);
   if (!isUint32(dataLength)) throw new RangeError(`dataLength must be a u32 integer, got ${dataLength}`);
   if (!Array.isArray(entries)) throw new TypeError('entries must be an array');
@@ -198,7 +199,6 @@ export async function writeIndexFile(fsys: FileSystem, dir: string, fileId: numb
   trailer.writeUInt32LE(TRAILER_MAGIC, 0);
   trailer.writeUInt32LE(headerCrc, 4);
 
-  const name = indexFileName(fileId);
   const tmp = `${dir}/${name}.tmp`;
   await fsys.unlink(tmp).catch(() => {});
   const fd = await fsys.open(tmp, 'wx+');

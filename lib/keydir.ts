@@ -156,6 +156,23 @@ export class Keydir {
     if (this.arenaGarbage > 1 << 20 && this.arenaGarbage > this.arenaUsed >> 1) this.compactArena();
   }
 
+  /** The slots of every key whose entry points into file `fileId`. */
+  slotsIn(fileId: number): Uint32Array {
+    const table = this.table;
+    const found: number[] = [];
+    for (let at = 0; at < table.length; at += ENTRY) {
+      if (table[at + E_SLOT] !== 0 && table[at + E_FILE] === fileId) found.push(table[at + E_SLOT] - 1);
+    }
+    return Uint32Array.from(found);
+  }
+
+  /** Removes the key at `slot` if the slot is still in use and its entry still points into file `fileId`. */
+  removeIfIn(slot: number, fileId: number): void {
+    const entry = this.slots[slot * STRIDE + ENTRY_AT];
+    if (this.table[entry * ENTRY + E_SLOT] !== slot + 1 || this.table[entry * ENTRY + E_FILE] !== fileId) return;
+    this.removeAt(slot, this.keyOf(slot));
+  }
+
   /** Collects up to `max` slots in key order within bounds, after `after`. */
   collect(out: number[], max: number, bounds: Bounds<Uint8Array>, reverse: boolean, after?: Uint8Array): number {
     // Bounds are copied past the arena's end, so that they compare like keys: slot -1 - i is probe i.

@@ -7,7 +7,7 @@ import { hashOf, type Keydir } from './keydir.js';
 import type { ResolvedOptions } from './options.js';
 import { FILE_HEADER_SIZE, FLAG_TOMBSTONE } from './record.js';
 import { scanSegment, SegmentBuilder, segmentFileName } from './sealed-segment.js';
-import { type DataFile, deadBytes, FILE_ID_STEP, fileBytes, hintFileName, newDataFile, recordBytes, type ScannedRecord, scanDataFile } from './segment.js';
+import { type DataFile, deadBytes, FILE_ID_STEP, fileBytes, hintFileName, indexFileName, newDataFile, recordBytes, type ScannedRecord, scanDataFile } from './segment.js';
 
 /**
  * Merges rewrite the live records of some sealed files into new sealed
@@ -70,9 +70,13 @@ export function pendingHintName(id: number): string {
   return `${hintFileName(id)}${PENDING}`;
 }
 
+export function pendingIndexName(id: number): string {
+  return `${indexFileName(id)}${PENDING}`;
+}
+
 /** Whether `name` is something an unfinished merge left behind. */
 export function isMergeLeftover(name: string): boolean {
-  return /^\d{8,10}\.(kvs|hint)\.merging(\.tmp)?$/.test(name) || name === `${MERGE_MARKER}.tmp`;
+  return /^\d{8,10}\.(kvs|hint|kvx)\.merging(\.tmp)?$/.test(name) || name === `${MERGE_MARKER}.tmp`;
 }
 
 /**
@@ -106,9 +110,12 @@ export interface MergeHost {
   readonly dir: string;
   readonly fileSystem: FileSystem;
   readonly options: ResolvedOptions;
-  readonly keydir: Keydir;
   /** Every file, in id order, including retired ones still open. */
   allFiles(): DataFile[];
+  /** Whether the record at (`fileId`, `offset`) is its key's newest, or may become it again if a queued write fails. */
+  holdsNewest(key: Uint8Array, hash: number, fileId: number, offset: number): boolean;
+  /** The id of the file holding `key`'s newest value, or -1 when it has none. */
+  valueHolder(key: Uint8Array): number;
 }
 
 /** Per record moved: key hash, input id, input offset, output id, output offset, record size. */
@@ -158,6 +165,11 @@ export class MergeRun {
       else high = middle;
     }
     return -1;
+  }
+
+  /** The size of the record of move `index`. */
+  sizeOf(index: number): number {
+    return this.moves[index * MOVE + 5];
   }
 
   /** Where the record of move `index` went: output id and offset. */
@@ -228,6 +240,7 @@ export class MergeRun {
     for (const builder of this.builders) await builder.discard();
     for (const file of this.outputs) {
       await host.fileSystem.unlink(`${host.dir}/${pendingHintName(file.id)}`).catch(() => {});
+      await host.fileSystem.unlink(`${host.dir}/${pendingIndexName(file.id)}`).catch(() => {});
     }
   }
 }
@@ -251,7 +264,6 @@ export async function writeMergeOutputs(host: MergeHost, inputs: DataFile[], sig
   // A tombstone may go only if it is older than every record in the other files before the outputs.
   let floor = Infinity;
   for (const file of files) if (!file.retired && !inputIds.has(file.id) && file.id < newest && file.minSeq < floor) floor = file.minSeq;
-  const { keydir } = host;
   const bytesTotal = inputs.reduce((sum, file) => sum + fileBytes(file), 0);
   const rate = host.options.mergeRateLimit;
   const started = performance.now();
@@ -283,12 +295,9 @@ export async function writeMergeOutputs(host: MergeHost, inputs: DataFile[], sig
           // Kept while its key is absent, and also when the key's newer value is in an input (copied after it) or
           // in a file after the outputs (maybe not durable yet). Dropped only when that value sits in a file before
           // the outputs, which the tombstone would otherwise shadow.
-          const slot = keydir.find(record.key);
-          if (slot >= 0) {
-            const holder = keydir.fileOf(slot);
-            if (!inputIds.has(holder) && holder < newest) return;
-          }
-        } else if (!keydir.pointsAt(hash, input.id, record.offset)) {
+          const holder = host.valueHolder(record.key);
+          if (holder >= 0 && !inputIds.has(holder) && holder < newest) return;
+        } else if (!host.holdsNewest(record.key, hash, input.id, record.offset)) {
           return;
         }
         const index = run.outputFor(host, bytes.length);
@@ -413,10 +422,11 @@ export async function completeMerge(fsys: FileSystem, dir: string, inputs: reado
   for (const id of outputs) {
     await renameIfThere(fsys, `${dir}/${pendingSegmentName(id)}`, `${dir}/${segmentFileName(id)}`);
     await renameIfThere(fsys, `${dir}/${pendingHintName(id)}`, `${dir}/${hintFileName(id)}`);
+    await renameIfThere(fsys, `${dir}/${pendingIndexName(id)}`, `${dir}/${indexFileName(id)}`);
   }
   await fsys.syncDir(dir);
   for (const id of inputs) {
-    for (const name of [`${String(id).padStart(8, '0')}.data`, segmentFileName(id), hintFileName(id)]) await unlinkIfThere(fsys, `${dir}/${name}`);
+    for (const name of [`${String(id).padStart(8, '0')}.data`, segmentFileName(id), hintFileName(id), indexFileName(id)]) await unlinkIfThere(fsys, `${dir}/${name}`);
   }
   await fsys.syncDir(dir);
   await unlinkIfThere(fsys, `${dir}/${MERGE_MARKER}`);

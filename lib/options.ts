@@ -36,9 +36,18 @@ export interface OpenOptions {
   mergeSmallFile?: number;
   /** Upper bound on a merge's disk traffic (bytes read plus written per second); 0 for none. Default 0. */
   mergeRateLimit?: number;
+  /**
+   * Where the index lives: 'memory' keeps every key in RAM (the fastest reads); 'disk' keeps only the
+   * active file's keys in RAM and reads sealed files' keys from their .kvx index files. Default 'memory'.
+   */
+  index?: IndexMode;
+  /** With index: 'disk', the byte budget for index pages kept in memory. Default 32 MiB; 0 caches nothing. */
+  indexCacheSize?: number;
   /** The file-system implementation; for fault-injection tests. Default: node:fs. */
   fileSystem?: FileSystem;
 }
+
+export type IndexMode = 'memory' | 'disk';
 
 export type Compression = 'lz4' | 'none';
 
@@ -60,6 +69,8 @@ const DEFAULTS: ResolvedOptions = {
   mergeIncludeBytes: 128 * 1024 * 1024,
   mergeSmallFile: 10 * 1024 * 1024,
   mergeRateLimit: 0,
+  index: 'memory',
+  indexCacheSize: 32 * 1024 * 1024,
   fileSystem: nodeFileSystem,
 };
 
@@ -97,9 +108,12 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (given.compression !== undefined && given.compression !== 'lz4' && given.compression !== 'none') {
     throw new TypeError(`options.compression must be 'lz4' or 'none', got ${JSON.stringify(given.compression)}`);
   }
+  if (given.index !== undefined && given.index !== 'memory' && given.index !== 'disk') {
+    throw new TypeError(`options.index must be 'memory' or 'disk', got ${JSON.stringify(given.index)}`);
+  }
   ratioIn(given, 'mergeTriggerRatio');
   ratioIn(given, 'mergeIncludeRatio');
-  for (const name of ['blockCacheSize', 'mergeTriggerBytes', 'mergeIncludeBytes', 'mergeSmallFile', 'mergeRateLimit'] as const) {
+  for (const name of ['blockCacheSize', 'indexCacheSize', 'mergeTriggerBytes', 'mergeIncludeBytes', 'mergeSmallFile', 'mergeRateLimit'] as const) {
     integerIn(given, name, 0, Number.MAX_SAFE_INTEGER);
   }
   if (given.fileSystem !== undefined && (typeof given.fileSystem !== 'object' || given.fileSystem === null)) {

@@ -1,7 +1,7 @@
 import { type Bytes, keyBytes } from './encoding.js';
 import { codes, KvcaskError } from './errors.js';
 import type { Location, Snapshot } from './keydir.js';
-import { nextPage, type Page, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
+import { type Page, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
 import type { Store } from './store.js';
 
 const PAGE = 256;
@@ -80,7 +80,7 @@ export class ReadSnapshot {
       this.checkLive();
       page.keys.length = 0;
       page.locations.length = 0;
-      nextPage(this.view, all, after, PAGE, page);
+      this.store.pageOf(this.view, all, after, PAGE, page);
       if (page.keys.length === 0) return;
       after = page.keys[page.keys.length - 1];
       const { keys, locations } = page;
@@ -110,7 +110,7 @@ export class ReadSnapshot {
 
   private locationOf(key: Uint8Array): Location | null {
     this.checkLive();
-    return this.view.locationOf(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'));
+    return this.store.locationIn(this.view, key);
   }
 
   private checkLive(): void {

@@ -1,15 +1,21 @@
 import { dirname, resolve as resolvePath } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type Bytes, describe, keyBytes, ownedKeyBytes, valueLength } from './encoding.js';
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
-import type { FileSystem } from './filesystem.js';
+import { type FileSystem, readWholeFile, writeFileAtomically } from './filesystem.js';
 import { BlockCache } from './cache.js';
+import { DiskIndex, TOMBSTONE_LENGTH } from './disk-index.js';
+import { nextDiskPage } from './disk-range.js';
 import { readHint, readHintedLength, writeHint } from './hint.js';
+import { IndexFile, writeIndexFile } from './index-file.js';
+import { applyCounts, countLive, COUNTS_FILE, decodeCounts, encodeCounts, type LiveCounts } from './live-counts.js';
 import {
   type CompactOptions,
   completeMerge,
   type MergeHost,
   type MergeResult,
   type MergeRun,
+  pendingIndexName,
   planMerge,
   recoverMerge,
   relocate,
@@ -43,9 +49,11 @@ import {
   deadBytes as deadBytesOf,
   fileBytes,
   hintFileName,
+  indexFileName,
   newDataFile,
   nextDataFileId,
   parseFileName,
+  parseIndexFileName,
   recordBytes,
   type ScannedRecord,
   scanDataFile,
@@ -93,8 +101,12 @@ export interface RecoveryStats {
   /** Bytes of damaged frames skipped inside data files (never the torn tail). */
   skippedBytes: number;
   damaged: DamageReport[];
-  /** Data files indexed by scanning because their hint file was missing or invalid. */
+  /** Data files indexed by scanning because their hint file (index: 'disk': index file) was missing or invalid. */
   scannedFiles: number;
+  /** index: 'disk': index files found damaged, or not matching their data file, and rebuilt from it. */
+  rebuiltIndexes: number;
+  /** index: 'disk': files whose live counts were counted from their indexes (no clean close saved them). */
+  countedFiles: number;
 }
 
 export interface Stats {
@@ -118,6 +130,8 @@ export interface Stats {
 }
 
 const RANGE_PAGE = 256;
+/** Keys leaving the memory part per turn of the event loop once their file's index is written. */
+const LEAVE_CHUNK = 10_000;
 const ignore = () => {};
 
 /** Whether `record` is whole, intact, a value (not a tombstone) and the record of `key`. */
@@ -135,8 +149,25 @@ function valueOf(record: Buffer, key: Uint8Array, file: DataFile, offset: number
 }
 
 export class Store implements MergeHost {
-  /** @internal */
+  /**
+   * @internal The whole index with index: 'memory'. With index: 'disk', only the keys whose newest
+   * record is in a file without an on-disk index yet (the active file, a file being sealed), deletes
+   * included (value length TOMBSTONE_LENGTH), so that it always wins over `disk`.
+   */
   readonly keydir = new Keydir();
+  /** The sealed files' on-disk indexes (index: 'disk'), else null. */
+  private readonly disk: DiskIndex | null;
+  private readonly indexCache: BlockCache;
+  /** The on-disk indexes each snapshot reads (index: 'disk'). */
+  private readonly snapshotIndexes = new WeakMap<Snapshot, readonly IndexFile[]>();
+  /** Files whose index is being written or whose keys are leaving the memory part: not yet mergeable. */
+  private readonly indexing = new Map<number, Promise<void>>();
+  /** While a merge runs with index: 'disk': its inputs, and each change to their live records as (file, offset, +1 or -1). */
+  private mergeInputs: ReadonlySet<number> | null = null;
+  /** Every open IndexFile by file id: in use, and retired by a merge but maybe still read by a snapshot. */
+  private readonly liveIndexes = new Map<number, IndexFile>();
+  private readonly retiredIndexes = new Map<number, IndexFile>();
+  private readonly mergeChanges: number[] = [];
   private readonly files = new Map<number, DataFile>();
   private readonly cache: BlockCache;
   private merging: Promise<unknown> = Promise.resolve();
@@ -153,7 +184,7 @@ export class Store implements MergeHost {
   private closing: Promise<void> | null = null;
   private readonly background = new Set<Promise<void>>();
   private hintFailures = 0;
-  private readonly recovery: RecoveryStats = { truncatedBytes: 0, skippedBytes: 0, damaged: [], scannedFiles: 0 };
+  private readonly recovery: RecoveryStats = { truncatedBytes: 0, skippedBytes: 0, damaged: [], scannedFiles: 0, rebuiltIndexes: 0, countedFiles: 0 };
   readonly fileSystem: FileSystem;
 
   /** @internal Use open(). */
@@ -164,6 +195,8 @@ export class Store implements MergeHost {
   ) {
     this.fileSystem = options.fileSystem;
     this.cache = new BlockCache(options.blockCacheSize);
+    this.indexCache = new BlockCache(options.indexCacheSize);
+    this.disk = options.index === 'disk' ? new DiskIndex() : null;
     this.keydir.onForget = () => this.closeRetired();
   }
 
@@ -189,7 +222,7 @@ export class Store implements MergeHost {
     const bytes = keyBytes(key);
     try {
       this.checkWritable(bytes, 0);
-      if (this.keydir.find(bytes) < 0) return Promise.resolve();
+      if (!this.isLive(bytes)) return Promise.resolve();
       const group = this.writer.reserve(recordSize(bytes.length, 0));
       const offset = group.append(this.seq++, FLAG_TOMBSTONE, bytes, null, 0);
       this.unpoint(group, bytes, offset);
@@ -263,6 +296,7 @@ export class Store implements MergeHost {
       this.retire(slot, key.length);
       this.keydir.update(slot, key, group.file.id, offset, length);
     } else {
+      this.retireOnDisk(key);
       this.keydir.put(key, group.file.id, offset, length);
     }
     this.credit(group.file, key.length, length);
@@ -271,9 +305,15 @@ export class Store implements MergeHost {
   private unpoint(group: Group, key: Uint8Array, offset: number): void {
     const slot = this.keydir.find(key);
     this.rememberForUndo(group, offset, slot);
-    if (slot < 0) return;
-    this.retire(slot, key.length);
-    this.keydir.removeAt(slot, key);
+    if (slot >= 0) this.retire(slot, key.length);
+    else this.retireOnDisk(key);
+    if (this.disk !== null) {
+      // The key's older records stay on disk: the delete must be remembered to hide them.
+      if (slot >= 0) this.keydir.update(slot, key, group.file.id, offset, TOMBSTONE_LENGTH);
+      else this.keydir.put(key, group.file.id, offset, TOMBSTONE_LENGTH);
+    } else if (slot >= 0) {
+      this.keydir.removeAt(slot, key);
+    }
   }
 
   private rememberForUndo(group: Group, offset: number, slot: number): void {
@@ -284,11 +324,35 @@ export class Store implements MergeHost {
 
   /** The record at `slot` stops being live. */
   private retire(slot: number, keyLength: number): void {
+    const length = this.keydir.valueLengthOf(slot);
+    if (length === TOMBSTONE_LENGTH) return;
     const file = this.files.get(this.keydir.fileOf(slot));
     if (file) {
-      file.liveBytes -= recordSize(keyLength, this.keydir.valueLengthOf(slot));
+      file.liveBytes -= recordSize(keyLength, length);
       file.liveKeys--;
     }
+  }
+
+  /** With index: 'disk', the key's newest record on disk stops being live: the memory part is about to hide it. */
+  private retireOnDisk(key: Uint8Array): void {
+    this.countOnDisk(key, -1);
+  }
+
+  /** With index: 'disk', the key's newest record on disk is live again: the memory part stopped hiding it. */
+  private creditOnDisk(key: Uint8Array): void {
+    this.countOnDisk(key, 1);
+  }
+
+  private countOnDisk(key: Uint8Array, change: 1 | -1): void {
+    if (this.disk === null) return;
+    const location = this.findOnDisk(key);
+    if (location === null || location.valueLength === TOMBSTONE_LENGTH) return;
+    const file = this.files.get(location.fileId);
+    if (!file) return;
+    file.liveBytes += change * recordSize(key.length, location.valueLength);
+    file.liveKeys += change;
+    // A running merge may have copied this record already: its output's count changes too, at the switch.
+    if (this.mergeInputs?.has(file.id)) this.mergeChanges.push(file.id, location.offset, change);
   }
 
   private credit(file: DataFile | undefined, keyLength: number, valueLength: number): void {
@@ -337,6 +401,10 @@ export class Store implements MergeHost {
    * record names another key and the next candidate is tried.
    */
   private lookup(key: Uint8Array): Buffer | undefined {
+    if (this.disk !== null) {
+      const location = this.locate(key);
+      return location === null ? undefined : this.readValue(key, location.fileId, location.offset, location.valueLength);
+    }
     const { keydir } = this;
     const hash = hashOf(key);
     for (let entry = keydir.candidate(hash, -1); entry >= 0; entry = keydir.candidate(hash, entry)) {
@@ -359,7 +427,55 @@ export class Store implements MergeHost {
   has(key: Bytes): boolean {
     const bytes = keyBytes(key);
     this.checkOpen();
-    return this.keydir.find(bytes) >= 0;
+    return this.isLive(bytes);
+  }
+
+  private isLive(key: Uint8Array): boolean {
+    return this.disk === null ? this.keydir.find(key) >= 0 : this.locate(key) !== null;
+  }
+
+  /** Where the newest value of `key` lives, or null if it has none: the memory part first, then the files newest first. */
+  private locate(key: Uint8Array): Location | null {
+    const { keydir } = this;
+    const slot = keydir.find(key);
+    if (slot >= 0) {
+      const valueLength = keydir.valueLengthOf(slot);
+      return valueLength === TOMBSTONE_LENGTH ? null : { fileId: keydir.fileOf(slot), offset: keydir.offsetOf(slot), valueLength };
+    }
+    if (this.disk === null) return null;
+    const found = this.findOnDisk(key);
+    return found === null || found.valueLength === TOMBSTONE_LENGTH ? null : found;
+  }
+
+  /** The newest record of `key` in the on-disk indexes; a damaged index page is reported and its index rebuilt. */
+  private findOnDisk(key: Uint8Array, indexes = this.disk!.indexes): Location | null {
+    try {
+      return DiskIndex.find(indexes, key);
+    } catch (err) {
+      this.noticeDamage(err);
+      throw err;
+    }
+  }
+
+  /** An index file that failed its checks is not trusted again: it is rebuilt from its data file. */
+  private noticeDamage(err: unknown): void {
+    if (this.disk === null || !(err instanceof KvcaskError) || err.code !== codes.CORRUPTION) return;
+    const match = /(\d{8,10})\.kvx$/.exec(err.file ?? '');
+    const file = match ? this.files.get(Number(match[1])) : undefined;
+    if (!file || file.retired || this.closed || this.indexing.has(file.id)) return;
+    const work = (async () => {
+      await this.writeIndex(file, indexFileName(file.id));
+      const index = await IndexFile.open(this.fileSystem, `${this.dir}/${indexFileName(file.id)}`, file.id, file.written, this.indexCache);
+      const damaged = this.liveIndexes.get(file.id);
+      // Pages cached from the damaged file are checked ones, but belong to the file being replaced.
+      this.indexCache.forgetFile(file.id);
+      this.addIndex(index, damaged ? new Set([file.id]) : undefined);
+      this.recovery.rebuiltIndexes++;
+      await damaged?.close();
+    })();
+    const done = work.catch(ignore).finally(() => this.indexing.delete(file.id));
+    this.indexing.set(file.id, done);
+    this.track(done);
   }
 
   /** The values of several keys, in order (undefined where missing); the disk reads run in parallel. */
@@ -383,12 +499,9 @@ export class Store implements MergeHost {
   }
 
   private async readAsync(key: Uint8Array): Promise<Buffer | undefined> {
-    const slot = this.keydir.find(key);
-    if (slot < 0) return undefined;
-    const { keydir } = this;
-    const fileId = keydir.fileOf(slot);
-    const offset = keydir.offsetOf(slot);
-    const length = keydir.valueLengthOf(slot);
+    const location = this.locate(key);
+    if (location === null) return undefined;
+    const { fileId, offset, valueLength: length } = location;
     const file = this.files.get(fileId)!;
     const size = recordSize(key.length, length);
     if (file.segment !== null || offset + size > file.written) return this.readValue(key, fileId, offset, length);
@@ -458,7 +571,42 @@ export class Store implements MergeHost {
    */
   openSnapshot(): ReadSnapshot {
     this.checkOpen();
-    return new ReadSnapshot(this, this.keydir.snapshot(), this.seq - 1, this.keydir.size);
+    return new ReadSnapshot(this, this.takeSnapshot(), this.seq - 1, this.keyCount());
+  }
+
+  private takeSnapshot(): Snapshot {
+    const snapshot = this.keydir.snapshot();
+    if (this.disk !== null) this.snapshotIndexes.set(snapshot, this.disk.indexes);
+    return snapshot;
+  }
+
+  /** @internal Where `key`'s value was as of `snapshot`, or null. */
+  locationIn(snapshot: Snapshot, key: Uint8Array): Location | null {
+    const location = snapshot.locationOf(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'));
+    const indexes = this.snapshotIndexes.get(snapshot);
+    if (indexes === undefined) return location;
+    // Absent from the memory part then: the files of that moment decide.
+    const found = location ?? this.findOnDisk(key, indexes);
+    return found === null || found.valueLength === TOMBSTONE_LENGTH ? null : found;
+  }
+
+  /** @internal The next page of a range as of `snapshot` (see range.ts and disk-range.ts). */
+  pageOf(snapshot: Snapshot, range: ResolvedRange, after: Buffer | undefined, max: number, page: Page): void {
+    const indexes = this.snapshotIndexes.get(snapshot);
+    if (indexes === undefined) return nextPage(snapshot, range, after, max, page);
+    try {
+      nextDiskPage(snapshot, indexes, range, after, max, page);
+    } catch (err) {
+      this.noticeDamage(err);
+      throw err;
+    }
+  }
+
+  private keyCount(): number {
+    if (this.disk === null) return this.keydir.size;
+    let keys = 0;
+    for (const file of this.files.values()) if (!file.retired) keys += file.liveKeys;
+    return keys;
   }
 
   /** Streams a point-in-time backup of every key and value into `writable` (docs/format.md, "Backup stream"). */
@@ -475,7 +623,7 @@ export class Store implements MergeHost {
   /** @internal Walks a range as of `held` when given (the caller releases it), else as of now. */
   async *iterate(range: ResolvedRange, withValues: boolean, held?: Snapshot): AsyncGenerator<[Buffer, Buffer] | Buffer> {
     this.checkOpen();
-    const snapshot = held ?? this.keydir.snapshot();
+    const snapshot = held ?? this.takeSnapshot();
     try {
       const page: Page = { keys: [], locations: [] };
       let after: Buffer | undefined;
@@ -485,7 +633,7 @@ export class Store implements MergeHost {
         this.checkOpen();
         page.keys.length = 0;
         page.locations.length = 0;
-        nextPage(snapshot, range, after, RANGE_PAGE, page);
+        this.pageOf(snapshot, range, after, RANGE_PAGE, page);
         if (page.keys.length === 0) return;
         after = page.keys[page.keys.length - 1];
         // Read the page's values in one synchronous stretch, then hand them out.
@@ -525,17 +673,43 @@ export class Store implements MergeHost {
       this.checkOpen();
       if (this.mergeBroken) throw this.mergeBroken;
       await this.writer.rotate();
+      // With index: 'disk' a file is merged once its index is written.
+      while (this.indexing.size > 0) await Promise.allSettled([...this.indexing.values()]);
       const both = signal ? AbortSignal.any([signal, this.mergeAbort.signal]) : this.mergeAbort.signal;
-      return this.merge(planMerge(this.allFiles(), this.options, true), both, onProgress);
+      return this.merge(this.mergeable(planMerge(this.allFiles(), this.options, true)), both, onProgress);
     });
     this.merging = run.catch(ignore);
     return run;
   }
 
+  /** @internal */
+  holdsNewest(key: Uint8Array, hash: number, fileId: number, offset: number): boolean {
+    if (this.disk === null) return this.keydir.pointsAt(hash, fileId, offset);
+    const slot = this.keydir.find(key);
+    if (slot >= 0) {
+      const file = this.files.get(this.keydir.fileOf(slot));
+      // A record not yet written may still fail, and its undo make the record on disk the newest again.
+      const written = file !== undefined && this.keydir.offsetOf(slot) < file.written;
+      if (written) return false;
+    }
+    const found = this.findOnDisk(key);
+    return found !== null && found.fileId === fileId && found.offset === offset && found.valueLength !== TOMBSTONE_LENGTH;
+  }
+
+  /** @internal */
+  valueHolder(key: Uint8Array): number {
+    return this.locate(key)?.fileId ?? -1;
+  }
+
+  /** With index: 'disk', the sealed files a merge may take: those whose index is written and loaded. */
+  private mergeable(inputs: DataFile[]): DataFile[] {
+    return this.disk === null ? inputs : inputs.filter((file) => this.disk!.has(file.id) && !this.indexing.has(file.id));
+  }
+
   /** Starts an automatic merge when the policy asks for one and none is running. */
   private scheduleMerge(): void {
     if (!this.options.autoMerge || this.mergeRunning || this.closed || this.mergeBroken) return;
-    const inputs = planMerge(this.allFiles(), this.options, false);
+    const inputs = this.mergeable(planMerge(this.allFiles(), this.options, false));
     if (inputs.length === 0) return;
     this.mergeRunning = true;
     const run = this.merging.then(() => (this.closed ? null : this.merge(inputs, this.mergeAbort.signal)));
@@ -557,19 +731,32 @@ export class Store implements MergeHost {
     inputs = inputs.filter((file) => !file.retired && this.files.get(file.id) === file);
     if (inputs.length === 0) return result;
     this.mergeRunning = true;
+    if (this.disk !== null) {
+      this.mergeInputs = new Set(inputs.map((file) => file.id));
+      this.mergeChanges.length = 0;
+    }
+    let outputIndexes: IndexFile[] = [];
     try {
       const run = await writeMergeOutputs(this, inputs, signal, onProgress);
+      if (this.disk !== null) outputIndexes = await this.indexMergeOutputs(run);
       for (const file of run.outputs) this.files.set(file.id, file);
-      await relocate(this.keydir, run, this.files);
+      if (this.disk === null) await relocate(this.keydir, run, this.files);
       if (!this.takeOver(run) || signal.aborted) {
-        await relocate(this.keydir, run, this.files, true);
+        if (this.disk === null) await relocate(this.keydir, run, this.files, true);
         for (const file of run.outputs) this.files.delete(file.id);
+        for (const index of outputIndexes) await index.close();
         await run.discard(this);
         if (signal.aborted) throw new KvcaskError(codes.ABORTED, 'the merge was aborted', { cause: signal.reason });
         throw corruption('a live record of a merged file was not copied; the merge was undone', inputs[0].path, 0);
       }
       const inputIds = inputs.map((file) => file.id);
       const outputIds = run.outputs.map((file) => file.id);
+      if (this.disk !== null) {
+        this.countMergeOutputs(run);
+        this.disk.replace(new Set(inputIds), outputIndexes);
+        for (const index of outputIndexes) this.liveIndexes.set(index.fileId, index);
+        outputIndexes = [];
+      }
       for (const file of inputs) this.retireFile(file);
       try {
         // Records the merge dropped were overwritten or deleted by writes that must not be lost once they are gone.
@@ -590,7 +777,49 @@ export class Store implements MergeHost {
       return result;
     } finally {
       this.mergeRunning = false;
+      this.mergeInputs = null;
+      for (const index of outputIndexes) await index.close().catch(ignore);
     }
+  }
+
+  /** With index: 'disk', writes and opens each output's index, under its pending name until the merge completes. */
+  private async indexMergeOutputs(run: MergeRun): Promise<IndexFile[]> {
+    const opened: IndexFile[] = [];
+    try {
+      for (const file of run.outputs) {
+        const name = pendingIndexName(file.id);
+        await this.writeIndex(file, name);
+        opened.push(await IndexFile.open(this.fileSystem, `${this.dir}/${name}`, file.id, file.written, this.indexCache));
+      }
+    } catch (err) {
+      for (const index of opened) await index.close().catch(ignore);
+      await run.discard(this);
+      throw err;
+    }
+    return opened;
+  }
+
+  /**
+   * With index: 'disk', the outputs' live counts: every value copied, less
+   * those overwritten or deleted since (and plus those a failed write made
+   * live again), as recorded against the inputs while the merge ran.
+   */
+  private countMergeOutputs(run: MergeRun): void {
+    for (let m = 0; m < run.moveCount; m++) this.countMove(run, m, 1);
+    const changes = this.mergeChanges;
+    for (let i = 0; i < changes.length; i += 3) {
+      const move = run.findMove(changes[i], changes[i + 1]);
+      if (move >= 0) this.countMove(run, move, changes[i + 2]);
+    }
+    changes.length = 0;
+  }
+
+  private countMove(run: MergeRun, move: number, change: number): void {
+    const [outputId] = run.outputOf(move);
+    const output = this.files.get(outputId);
+    if (!output) return;
+    output.liveKeys += change;
+    output.liveBytes += change * run.sizeOf(move);
   }
 
   /**
@@ -611,7 +840,7 @@ export class Store implements MergeHost {
       }
     }
     // A failed write may have pointed a key back at an input since the relocation: move it again.
-    for (const input of run.inputs) {
+    for (const input of this.disk === null ? run.inputs : []) {
       if (input.liveKeys === 0) continue;
       const [from, to] = run.inputMoves.get(input.id) ?? [0, 0];
       relocateRange(this.keydir, run, this.files, from, to);
@@ -624,6 +853,11 @@ export class Store implements MergeHost {
   /** Takes a merged file out of use; its descriptor closes once no older snapshot or read can need it. */
   private retireFile(file: DataFile): void {
     file.retired = true;
+    const index = this.liveIndexes.get(file.id);
+    if (index) {
+      this.liveIndexes.delete(file.id);
+      this.retiredIndexes.set(file.id, index);
+    }
     this.retiring.set(file, new Set(this.keydir.openSnapshots()));
     this.closeRetired();
   }
@@ -635,6 +869,12 @@ export class Store implements MergeHost {
       this.retiring.delete(file);
       this.files.delete(file.id);
       this.cache.forgetFile(file.id);
+      const index = this.retiredIndexes.get(file.id);
+      if (index) {
+        this.retiredIndexes.delete(file.id);
+        this.indexCache.forgetFile(file.id);
+        index.close().catch(ignore);
+      }
       const fd = file.fd;
       file.fd = -1;
       if (fd >= 0) this.fileSystem.close(fd).catch(ignore);
@@ -666,12 +906,12 @@ export class Store implements MergeHost {
       rawBytes += raw;
     }
     return {
-      keys: this.keydir.size,
+      keys: this.keyCount(),
       sync: this.options.sync,
       files,
       liveBytes,
       deadBytes: deadTotal,
-      indexMemoryBytes: this.keydir.memoryBytes(),
+      indexMemoryBytes: this.keydir.memoryBytes() + (this.disk?.memoryBytes() ?? 0),
       seq: this.seq - 1,
       recovery: { ...this.recovery, damaged: this.recovery.damaged.map((d) => ({ ...d })) },
       hintFailures: this.hintFailures,
@@ -691,11 +931,14 @@ export class Store implements MergeHost {
       let failure: unknown;
       await this.merging;
       try {
+        // With index: 'disk', the active file is sealed and indexed, so that the next open reads no keys.
+        if (this.writer && this.disk !== null) await this.writer.rotate();
         if (this.writer) await this.writer.close();
       } catch (err) {
         failure = err;
       }
       while (this.background.size > 0) await Promise.allSettled([...this.background]);
+      if (failure === undefined && this.disk !== null) await this.saveCounts().catch(ignore);
       await this.closeFiles();
       await this.lock.release();
       if (failure !== undefined) throw failure;
@@ -707,8 +950,18 @@ export class Store implements MergeHost {
     await this.close();
   }
 
+  /** With index: 'disk', at a clean close: saves the live counts, if every sealed file has its index. */
+  private async saveCounts(): Promise<void> {
+    const files = [...this.files.values()].filter((file) => !file.retired && file.fd >= 0);
+    if (files.some((file) => !this.liveIndexes.has(file.id))) return;
+    await writeFileAtomically(this.fileSystem, this.dir, COUNTS_FILE, encodeCounts(this.seq - 1, files));
+  }
+
   /** @internal */
   async closeFiles(): Promise<void> {
+    for (const index of [...this.liveIndexes.values(), ...this.retiredIndexes.values()]) await index.close().catch(ignore);
+    this.liveIndexes.clear();
+    this.retiredIndexes.clear();
     for (const file of this.files.values()) {
       if (file.fd >= 0) await this.fileSystem.close(file.fd).catch(() => {});
       file.fd = -1;
@@ -724,19 +977,25 @@ export class Store implements MergeHost {
     await recoverMerge(fsys, this.dir, names);
     names = await fsys.readdir(this.dir);
     // Only temporary files this store writes: anything else in the directory is the user's.
-    const leftovers = names.filter((name) => /^(\d{8,10}\.hint|LOCK)\.tmp$/.test(name));
+    const leftovers = names.filter((name) => /^(\d{8,10}\.(hint|kvx)|LOCK)\.tmp$/.test(name));
     for (const name of leftovers) await fsys.unlink(`${this.dir}/${name}`);
     if (leftovers.length > 0) await fsys.syncDir(this.dir);
+    const counts = await this.takeCounts(names);
     const kinds = new Map<number, 'data' | 'kvs'>();
     const hintIds = new Set<number>();
+    const indexIds = new Set<number>();
     for (const name of names) {
+      const indexId = parseIndexFileName(name);
+      if (indexId !== null) indexIds.add(indexId);
       const parsed = parseFileName(name);
       if (parsed?.kind === 'hint') hintIds.add(parsed.id);
       else if (parsed && !kinds.has(parsed.id)) kinds.set(parsed.id, parsed.kind);
       else if (parsed) throw corruption(`two files claim id ${parsed.id}`, `${this.dir}/${name}`, 0);
     }
     const ids = [...kinds.keys()].sort((a, b) => a - b);
+    for (const id of indexIds) if (!kinds.has(id)) await fsys.unlink(`${this.dir}/${indexFileName(id)}`);
     let maxSeq = 0;
+    let counted = this.disk === null;
     let active: DataFile | null = null;
     const needHints: DataFile[] = [];
     for (let i = 0; i < ids.length; i++) {
@@ -755,6 +1014,16 @@ export class Store implements MergeHost {
       const file = newDataFile(this.dir, id, fd, size);
       file.path = path;
       this.files.set(id, file);
+      // A data file with an index was sealed, even the newest (a clean close seals the active file).
+      if (!counted && (!newest || indexIds.has(id))) {
+        await this.loadIndexed(file, kinds.get(id)!, size, indexIds.has(id));
+        continue;
+      }
+      if (!counted) {
+        // The active file's records are counted against the indexed files below them: count those first.
+        maxSeq = this.countIndexed(counts);
+        counted = true;
+      }
       const apply = (record: ScannedRecord) => {
         if (record.seq > maxSeq) maxSeq = record.seq;
         if (record.seq < file.minSeq) file.minSeq = record.seq;
@@ -797,6 +1066,7 @@ export class Store implements MergeHost {
         if (damaged.length === 0) needHints.push(file);
       }
     }
+    if (!counted) maxSeq = this.countIndexed(counts);
     this.seq = maxSeq + 1;
     const lastId = ids.length > 0 ? ids[ids.length - 1] : 0;
     if (active === null || active.end >= this.options.maxFileSize) {
@@ -807,8 +1077,92 @@ export class Store implements MergeHost {
       active = this.addFile(nextDataFileId(lastId));
     }
     this.writer = new Writer(this, active, nextDataFileId(active.id));
-    for (const file of needHints) this.writeHintLater(file);
+    for (const file of needHints) {
+      if (this.disk !== null) this.indexLater(file);
+      else this.writeHintLater(file);
+    }
     this.scheduleMerge();
+  }
+
+  /** Reads the counts a clean close saved (index: 'disk'), and removes them: from now on they go stale. */
+  private async takeCounts(names: string[]): Promise<LiveCounts | null> {
+    if (!names.includes(COUNTS_FILE)) return null;
+    const path = `${this.dir}/${COUNTS_FILE}`;
+    let counts: LiveCounts | null = null;
+    if (this.disk !== null) {
+      try {
+        counts = decodeCounts(await readWholeFile(this.fileSystem, path), path);
+      } catch {
+        // Damaged or unreadable: they are counted again from the indexes.
+      }
+    }
+    await this.fileSystem.unlink(path);
+    return counts;
+  }
+
+  /** Live counts of every indexed file: the saved ones if they still describe these files, else counted. Returns the newest seq. */
+  private countIndexed(counts: LiveCounts | null): number {
+    const indexed = [...this.liveIndexes.keys()].map((id) => this.files.get(id)!);
+    if (counts !== null && applyCounts(counts, indexed)) return counts.seq;
+    this.recovery.countedFiles = indexed.length;
+    return countLive(this.disk!.indexes, this.files);
+  }
+
+  /** With index: 'disk', opens a sealed file's index, or builds it from the file when it is missing or damaged. */
+  private async loadIndexed(file: DataFile, kind: 'data' | 'kvs', size: number, hasIndex: boolean): Promise<void> {
+    file.sealed = true;
+    if (kind === 'kvs') {
+      try {
+        file.segment = await openSegment(this.fileSystem, file.fd, file.path, file.id, size);
+      } catch (err) {
+        if ((err as KvcaskError).code !== codes.CORRUPTION) throw err;
+        this.reportDamage([{ file: file.path, offset: (err as KvcaskError).offset ?? 0, length: size }]);
+        await this.fileSystem.close(file.fd);
+        this.files.delete(file.id);
+        return;
+      }
+      file.end = file.written = file.segment.logicalLength;
+    }
+    const path = `${this.dir}/${indexFileName(file.id)}`;
+    if (hasIndex) {
+      try {
+        return this.addIndex(await IndexFile.open(this.fileSystem, path, file.id, file.written, this.indexCache));
+      } catch (err) {
+        const code = (err as KvcaskError).code;
+        if (code !== codes.CORRUPTION && code !== codes.VERSION) throw err;
+        this.recovery.rebuiltIndexes++;
+      }
+    }
+    this.recovery.scannedFiles++;
+    const newest = new Map<string, ScannedRecord>();
+    const keep = (record: ScannedRecord) => {
+      newest.delete(record.key.toString('latin1'));
+      newest.set(record.key.toString('latin1'), { ...record, key: Buffer.from(record.key) });
+    };
+    let damaged: { offset: number; length: number }[];
+    if (file.segment !== null) {
+      damaged = await scanSegment(this.fileSystem, file.fd, file.segment, keep);
+    } else {
+      const header = Buffer.alloc(FILE_HEADER_SIZE);
+      await this.fileSystem.read(file.fd, header, 0, FILE_HEADER_SIZE, 0);
+      const headerCheck = checkFileHeader(header, file.id);
+      if (headerCheck === 'other-version') {
+        throw new KvcaskError(codes.VERSION, `${file.path} has format version ${header.readUInt16LE(4)}; this kvcask reads version ${FORMAT_VERSION}`, { file: file.path, offset: 4 });
+      }
+      const scan = await scanDataFile(this.fileSystem, file.fd, size, FILE_HEADER_SIZE, keep);
+      damaged = scan.damaged;
+      if (headerCheck === 'damaged') damaged.unshift({ offset: 0, length: FILE_HEADER_SIZE });
+      if (scan.validEnd < size) damaged.push({ offset: scan.validEnd, length: size - scan.validEnd });
+    }
+    // Reported once: the index built now covers what is intact, and the next open trusts it.
+    this.reportDamage(damaged.map((range) => ({ file: file.path, ...range })));
+    await this.writeIndex(file, indexFileName(file.id), [...newest.values()]);
+    this.addIndex(await IndexFile.open(this.fileSystem, path, file.id, file.written, this.indexCache));
+  }
+
+  private addIndex(index: IndexFile, replacing: ReadonlySet<number> = new Set()): void {
+    this.liveIndexes.set(index.fileId, index);
+    this.disk!.replace(replacing, [index]);
   }
 
   /** Indexes a sealed segment from its hint, else from its blocks; a segment whose index is damaged is skipped whole. */
@@ -871,20 +1225,27 @@ export class Store implements MergeHost {
 
   private applyLoaded(file: DataFile, record: ScannedRecord): void {
     const deleted = (record.flags & FLAG_TOMBSTONE) !== 0;
-    this.restore(record.key, deleted ? null : { fileId: file.id, offset: record.offset, valueLength: record.valueLength });
+    if (!deleted) this.restore(record.key, { fileId: file.id, offset: record.offset, valueLength: record.valueLength });
+    else this.restore(record.key, this.disk === null ? null : { fileId: file.id, offset: record.offset, valueLength: TOMBSTONE_LENGTH });
   }
 
   /** Makes the index say `key` lives at `location` (null: absent), keeping the live-bytes accounting true. */
   private restore(key: Uint8Array, location: Location | null): void {
+    // A record in a file with an on-disk index is found there: the memory part holds only newer files' records.
+    if (this.disk !== null && location !== null && this.disk.has(location.fileId)) location = null;
     const slot = this.keydir.find(key);
     if (slot >= 0) this.retire(slot, key.length);
+    else if (location !== null) this.retireOnDisk(key);
     if (location === null) {
-      if (slot >= 0) this.keydir.removeAt(slot, key);
+      if (slot >= 0) {
+        this.keydir.removeAt(slot, key);
+        this.creditOnDisk(key);
+      }
       return;
     }
     if (slot >= 0) this.keydir.update(slot, key, location.fileId, location.offset, location.valueLength);
     else this.keydir.put(key, location.fileId, location.offset, location.valueLength);
-    this.credit(this.files.get(location.fileId), key.length, location.valueLength);
+    if (location.valueLength !== TOMBSTONE_LENGTH) this.credit(this.files.get(location.fileId), key.length, location.valueLength);
   }
 
   /** @internal Called by the writer before it creates a data file. */
@@ -907,10 +1268,70 @@ export class Store implements MergeHost {
 
   /** @internal Called by the writer once a file took its last record. */
   sealed(file: DataFile): void {
+    if (this.disk !== null) return this.indexLater(file);
     // Even when a merge will soon compress it: until then the hint speeds up open() and records the file's length,
     // which is how a cut at a frame boundary is noticed.
     this.writeHintLater(file);
     this.scheduleMerge();
+  }
+
+  /** With index: 'disk': writes a sealed file's index, then lets its keys leave the memory part. */
+  private indexLater(file: DataFile): void {
+    const work = (async () => {
+      await this.writeIndex(file, indexFileName(file.id));
+      const index = await IndexFile.open(this.fileSystem, `${this.dir}/${indexFileName(file.id)}`, file.id, file.written, this.indexCache);
+      this.addIndex(index);
+      await this.leaveMemory(file.id);
+    })();
+    const done = work.then(
+      () => {
+        this.indexing.delete(file.id);
+        this.scheduleMerge();
+      },
+      () => {
+        // Its keys stay in the memory part, where they are still found; the next open builds the index.
+        this.indexing.delete(file.id);
+        this.hintFailures++;
+      },
+    );
+    this.indexing.set(file.id, done);
+    this.track(done);
+  }
+
+  /** Drops from the memory part every key whose newest record is in `fileId`, now that its index answers for it. */
+  private async leaveMemory(fileId: number): Promise<void> {
+    const slots = this.keydir.slotsIn(fileId);
+    for (let i = 0; i < slots.length; i += LEAVE_CHUNK) {
+      const end = Math.min(slots.length, i + LEAVE_CHUNK);
+      for (let j = i; j < end; j++) this.keydir.removeIfIn(slots[j], fileId);
+      await yieldToEventLoop();
+    }
+  }
+
+  /** The newest record of each key in a sealed file, read from the file itself, in file order. */
+  private async newestRecords(file: DataFile): Promise<ScannedRecord[]> {
+    const newest = new Map<string, ScannedRecord>();
+    const keep = (record: ScannedRecord) => {
+      const key = record.key.toString('latin1');
+      // Re-inserting moves the key to the end, so entries stay in file order.
+      newest.delete(key);
+      newest.set(key, { ...record, key: Buffer.from(record.key) });
+    };
+    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep);
+    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep);
+    return [...newest.values()];
+  }
+
+  /** Writes the on-disk index of a sealed file under `name`. */
+  private async writeIndex(file: DataFile, name: string, records?: ScannedRecord[]): Promise<void> {
+    const entries = (records ?? (await this.newestRecords(file))).map((record) => ({
+      key: record.key,
+      offset: record.offset,
+      valueLength: record.valueLength,
+      tombstone: (record.flags & FLAG_TOMBSTONE) !== 0,
+      seq: record.seq,
+    }));
+    await writeIndexFile(this.fileSystem, this.dir, file.id, file.written, entries, name);
   }
 
   private writeHintLater(file: DataFile): void {
@@ -923,16 +1344,7 @@ export class Store implements MergeHost {
 
   /** Rebuilds a sealed file's hint from its records: the newest record of each key in it. */
   private async writeHintFor(file: DataFile): Promise<void> {
-    const newest = new Map<string, ScannedRecord>();
-    const keep = (record: ScannedRecord) => {
-      const key = record.key.toString('latin1');
-      // Re-inserting moves the key to the end, so entries stay in file order.
-      newest.delete(key);
-      newest.set(key, { ...record, key: Buffer.from(record.key) });
-    };
-    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep);
-    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep);
-    await writeHint(this.fileSystem, this.dir, hintFileName(file.id), file.id, file.written, [...newest.values()]);
+    await writeHint(this.fileSystem, this.dir, hintFileName(file.id), file.id, file.written, await this.newestRecords(file));
   }
 }
 
