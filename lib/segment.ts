@@ -74,6 +74,22 @@ export interface ScannedRecord {
   valueLength: number;
 }
 
+/** Collects the newest record of each key from a scan (records arrive oldest first), copying keys out of the scan's views. */
+export class NewestRecords {
+  private readonly byKey = new Map<string, ScannedRecord>();
+
+  readonly keep = (record: ScannedRecord): void => {
+    const key = record.key.toString('latin1');
+    // Re-inserting moves the key to the end, so records stay in file order.
+    this.byKey.delete(key);
+    this.byKey.set(key, { ...record, key: Buffer.from(record.key) });
+  };
+
+  records(): ScannedRecord[] {
+    return [...this.byKey.values()];
+  }
+}
+
 export interface DamagedRange {
   offset: number;
   length: number;

@@ -51,6 +51,7 @@ import {
   hintFileName,
   indexFileName,
   newDataFile,
+  NewestRecords,
   nextDataFileId,
   parseFileName,
   parseIndexFileName,
@@ -168,6 +169,8 @@ export class Store implements MergeHost {
   private readonly liveIndexes = new Map<number, IndexFile>();
   private readonly retiredIndexes = new Map<number, IndexFile>();
   private readonly mergeChanges: number[] = [];
+  /** Set when an index read failed while counting: the live counts may be off, so a close must not save them. */
+  private countsUnsure = false;
   private readonly files = new Map<number, DataFile>();
   private readonly cache: BlockCache;
   private merging: Promise<unknown> = Promise.resolve();
@@ -345,7 +348,15 @@ export class Store implements MergeHost {
 
   private countOnDisk(key: Uint8Array, change: 1 | -1): void {
     if (this.disk === null) return;
-    const location = this.findOnDisk(key);
+    let location: Location | null;
+    try {
+      location = this.findOnDisk(key);
+    } catch {
+      // Only the live counts suffer (stats and the merge policy), and only until the next open counts them again;
+      // the write itself, or the undo of a failed one, must go on.
+      this.countsUnsure = true;
+      return;
+    }
     if (location === null || location.valueLength === TOMBSTONE_LENGTH) return;
     const file = this.files.get(location.fileId);
     if (!file) return;
@@ -938,7 +949,7 @@ export class Store implements MergeHost {
         failure = err;
       }
       while (this.background.size > 0) await Promise.allSettled([...this.background]);
-      if (failure === undefined && this.disk !== null) await this.saveCounts().catch(ignore);
+      if (failure === undefined && this.disk !== null && !this.countsUnsure) await this.saveCounts().catch(ignore);
       await this.closeFiles();
       await this.lock.release();
       if (failure !== undefined) throw failure;
@@ -1134,11 +1145,8 @@ export class Store implements MergeHost {
       }
     }
     this.recovery.scannedFiles++;
-    const newest = new Map<string, ScannedRecord>();
-    const keep = (record: ScannedRecord) => {
-      newest.delete(record.key.toString('latin1'));
-      newest.set(record.key.toString('latin1'), { ...record, key: Buffer.from(record.key) });
-    };
+    const newest = new NewestRecords();
+    const { keep } = newest;
     let damaged: { offset: number; length: number }[];
     if (file.segment !== null) {
       damaged = await scanSegment(this.fileSystem, file.fd, file.segment, keep);
@@ -1156,7 +1164,7 @@ export class Store implements MergeHost {
     }
     // Reported once: the index built now covers what is intact, and the next open trusts it.
     this.reportDamage(damaged.map((range) => ({ file: file.path, ...range })));
-    await this.writeIndex(file, indexFileName(file.id), [...newest.values()]);
+    await this.writeIndex(file, indexFileName(file.id), newest.records());
     this.addIndex(await IndexFile.open(this.fileSystem, path, file.id, file.written, this.indexCache));
   }
 
@@ -1310,16 +1318,10 @@ export class Store implements MergeHost {
 
   /** The newest record of each key in a sealed file, read from the file itself, in file order. */
   private async newestRecords(file: DataFile): Promise<ScannedRecord[]> {
-    const newest = new Map<string, ScannedRecord>();
-    const keep = (record: ScannedRecord) => {
-      const key = record.key.toString('latin1');
-      // Re-inserting moves the key to the end, so entries stay in file order.
-      newest.delete(key);
-      newest.set(key, { ...record, key: Buffer.from(record.key) });
-    };
-    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep);
-    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep);
-    return [...newest.values()];
+    const newest = new NewestRecords();
+    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, newest.keep);
+    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, newest.keep);
+    return newest.records();
   }
 
   /** Writes the on-disk index of a sealed file under `name`. */

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { open } from '../lib/index.js';
+import { type IndexMode, open } from '../lib/index.js';
 import { type Effect, History, type Write } from './support/history.js';
 import { rng } from './support/random.js';
 import { tempDir } from './support/temp-dir.js';
@@ -17,9 +17,9 @@ const MAX_FILE_SIZE = 32 * 1024;
  * opening and recovering the store). Every line it wrote is fed to `history`
  * in order: 'begin' lines are the order the writes were issued in.
  */
-function runAndKill(dir: string, seed: number, delay: number, fromSpawn: boolean, history: History): Promise<void> {
+function runAndKill(dir: string, seed: number, delay: number, fromSpawn: boolean, history: History, index: IndexMode): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, String(seed), String(MAX_FILE_SIZE)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [CHILD, dir, String(seed), String(MAX_FILE_SIZE), index], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     const kill = () => setTimeout(() => child.kill('SIGKILL'), delay);
     if (fromSpawn) kill();
@@ -62,10 +62,12 @@ async function trial(index: number, seed: number, random: () => number): Promise
   const history = new History();
   // Some trials crash a store that already crashed before, to cover recovery of a recovered store.
   const rounds = index % 4 === 0 ? 2 : 1;
+  // Every third trial keeps its index on disk, in the writer and at recovery.
+  const mode: IndexMode = index % 3 === 1 ? 'disk' : 'memory';
   for (let round = 0; round < rounds; round++) {
     const fromSpawn = round > 0 && random() < 0.5;
-    await runAndKill(dir, seed + round * 7, fromSpawn ? 40 + Math.floor(random() * 120) : 5 + Math.floor(random() * 60), fromSpawn, history);
-    const db = await open(dir, { maxFileSize: MAX_FILE_SIZE });
+    await runAndKill(dir, seed + round * 7, fromSpawn ? 40 + Math.floor(random() * 120) : 5 + Math.floor(random() * 60), fromSpawn, history, mode);
+    const db = await open(dir, { maxFileSize: MAX_FILE_SIZE, index: mode });
     try {
       const actual = new Map<string, string>();
       for await (const [key, value] of db.range()) actual.set(key.toString(), value.toString());

@@ -74,7 +74,8 @@ async function verify(image: PowerLossFileSystem, history: History, options: Ope
 async function trial(seed: number, totals: Totals): Promise<void> {
   const random = rng(seed);
   const sync: SyncMode = random() < 0.8 ? 'always' : random() < 0.5 ? 'none' : 'interval';
-  const options: OpenOptions = { sync, maxFileSize: random() < 0.5 ? 1024 : 2048, ...(sync === 'interval' ? { syncInterval: 1 } : {}) };
+  const index = random() < 0.3 ? 'disk' : 'memory';
+  const options: OpenOptions = { sync, index, maxFileSize: random() < 0.5 ? 1024 : 2048, ...(sync === 'interval' ? { syncInterval: 1 } : {}) };
   const history = new History();
   let disk = await freshDisk(random);
   const crashes = 1 + Math.floor(random() * random() * 3);
