@@ -3,7 +3,7 @@ import { checkRecordHeader, FLAG_TOMBSTONE, RECORD_HEADER_SIZE, recordFlags, rec
 
 /** Past this size a record is read into a buffer of its own: the shared one should not pin memory. */
 const MAX_SHARED = 64 * 1024;
-/** Views kept for the CRC; a store sees few distinct record sizes on its hot paths, and the map is emptied when full. */
+/** Views kept of the shared buffer; a store sees few distinct record sizes on its hot paths, and the map is emptied when full. */
 const MAX_VIEWS = 256;
 
 /**
@@ -16,15 +16,15 @@ const MAX_VIEWS = 256;
  */
 export class ReadBuffer {
   buffer = Buffer.allocUnsafe(4096);
-  /** By record size: the view of bytes 4..size, which the record's CRC covers. */
-  private readonly crcViews = new Map<number, Buffer>();
+  /** Views of the shared buffer by their bounds: a record's CRC covers bytes 4..size, its value start..size. */
+  private readonly views = new Map<number, Buffer>();
 
   /** A buffer of at least `size` bytes to read a record into: this one, unless the record is too large to share it. */
   target(size: number): Buffer {
     if (size > MAX_SHARED) return Buffer.allocUnsafe(size);
     if (size > this.buffer.length) {
       this.buffer = Buffer.allocUnsafe(MAX_SHARED);
-      this.crcViews.clear();
+      this.views.clear();
     }
     return this.buffer;
   }
@@ -42,16 +42,23 @@ export class ReadBuffer {
     const start = RECORD_HEADER_SIZE + key.length;
     if (record !== this.buffer) return record.subarray(start, size);
     const value = Buffer.allocUnsafe(size - start);
-    record.copy(value, 0, start, size);
+    // Buffer#copy makes a view of its source on every call; set() from a kept view does not.
+    value.set(this.view(start, size));
     return value;
   }
 
   private crcView(size: number): Buffer {
-    let view = this.crcViews.get(size);
+    return this.view(4, size);
+  }
+
+  /** The view of bytes start..end of the shared buffer, made once. */
+  private view(start: number, end: number): Buffer {
+    const id = start * 0x100000 + end;
+    let view = this.views.get(id);
     if (view === undefined) {
-      if (this.crcViews.size >= MAX_VIEWS) this.crcViews.clear();
-      view = this.buffer.subarray(4, size);
-      this.crcViews.set(size, view);
+      if (this.views.size >= MAX_VIEWS) this.views.clear();
+      view = this.buffer.subarray(start, end);
+      this.views.set(id, view);
     }
     return view;
   }
