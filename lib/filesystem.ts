@@ -113,8 +113,7 @@ export async function readWholeFile(fsys: FileSystem, path: string): Promise<Buf
  */
 export async function writeFileAtomically(fsys: FileSystem, dir: string, name: string, data: Uint8Array): Promise<void> {
   const tmp = `${dir}/${name}.tmp`;
-  await fsys.unlink(tmp).catch(() => {});
-  const fd = await fsys.open(tmp, 'wx+');
+  const fd = await createReplacing(fsys, tmp);
   try {
     await fsys.write(fd, data, 0, data.length, 0);
     await fsys.datasync(fd);
@@ -123,4 +122,19 @@ export async function writeFileAtomically(fsys: FileSystem, dir: string, name: s
   }
   await fsys.rename(tmp, `${dir}/${name}`);
   await fsys.syncDir(dir);
+}
+
+/**
+ * Creates `path`, first removing a stale one left by a crash. The unlink is
+ * tried only when the create finds the file there: unconditionally it was a
+ * wasted, failing syscall on every hint written (docs/performance.md).
+ */
+async function createReplacing(fsys: FileSystem, path: string): Promise<number> {
+  try {
+    return await fsys.open(path, 'wx+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  await fsys.unlink(path);
+  return fsys.open(path, 'wx+');
 }

@@ -106,12 +106,20 @@ export function writeRecord(
  * `end`, or -1 when its lengths overrun, its flags are unknown or its CRC fails.
  */
 export function checkRecord(buffer: Buffer, position: number, end: number): number {
+  const size = checkRecordHeader(buffer, position, end);
+  if (size < 0 || buffer.readUInt32LE(position) !== crc32(buffer.subarray(position + 4, position + size))) return -1;
+  return size;
+}
+
+/**
+ * checkRecord without the CRC: the size of the record at `position` when its
+ * header is well formed and it ends no later than `end`, else -1.
+ */
+export function checkRecordHeader(buffer: Buffer, position: number, end: number): number {
   if (position + RECORD_HEADER_SIZE > end) return -1;
   if (buffer[position + 13] !== 0 || (buffer[position + 12] & ~KNOWN_FLAGS) !== 0) return -1;
   const size = RECORD_HEADER_SIZE + buffer.readUInt16LE(position + 14) + buffer.readUInt32LE(position + 16);
-  if (position + size > end) return -1;
-  if (buffer.readUInt32LE(position) !== crc32(buffer.subarray(position + 4, position + size))) return -1;
-  return size;
+  return position + size > end ? -1 : size;
 }
 
 export function recordSeq(buffer: Buffer, position: number): number {

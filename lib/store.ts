@@ -28,6 +28,7 @@ import { hashOf, Keydir, type Location, type Snapshot } from './keydir.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions, type SyncMode } from './options.js';
 import { nextPage, type Page, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
+import { ReadBuffer } from './read-buffer.js';
 import { ReadSnapshot } from './read-snapshot.js';
 import {
   checkFileHeader,
@@ -173,6 +174,7 @@ export class Store implements MergeHost {
   private countsUnsure = false;
   private readonly files = new Map<number, DataFile>();
   private readonly cache: BlockCache;
+  private readonly readBuffer = new ReadBuffer();
   private merging: Promise<unknown> = Promise.resolve();
   private mergeRunning = false;
   private readonly mergeAbort = new AbortController();
@@ -423,8 +425,8 @@ export class Store implements MergeHost {
       const offset = keydir.entryOffset(entry);
       const file = this.files.get(fileId)!;
       // Sized by our key's length: another key's record may not even fit, which also means it is not ours.
-      const record = this.fetchRecord(file, offset, recordSize(key.length, keydir.entryValueLength(entry)), false);
-      if (record !== null && recordMatches(record, key)) return record.subarray(RECORD_HEADER_SIZE + key.length);
+      const value = this.valueIfKey(file, offset, recordSize(key.length, keydir.entryValueLength(entry)), key, false);
+      if (value !== null) return value;
       // Another key's record, or a damaged one of ours: only the exact index can tell which.
       const slot = keydir.find(key);
       if (slot >= 0 && keydir.fileOf(slot) === fileId && keydir.offsetOf(slot) === offset) {
@@ -534,36 +536,39 @@ export class Store implements MergeHost {
 
   private readValue(key: Uint8Array, fileId: number, offset: number, length: number): Buffer {
     const file = this.files.get(fileId)!;
-    return valueOf(this.fetchRecord(file, offset, recordSize(key.length, length), true), key, file, offset);
+    const value = this.valueIfKey(file, offset, recordSize(key.length, length), key, true);
+    if (value === null) throw corruption('record failed its checksum', file.path, offset);
+    return value;
   }
 
   /**
-   * The bytes of a record: from the file, or from the pending group it waits
-   * in. When they cannot all be had, throws if `must`, else returns null.
+   * The value in the `size`-byte record at `offset`, when that record is an
+   * intact live record of `key`, else null. Its bytes come from the file, or
+   * from the pending group it waits in; when they cannot all be had, throws
+   * if `must`, else returns null.
    */
-  private fetchRecord(file: DataFile, offset: number, size: number, must: true): Buffer;
-  private fetchRecord(file: DataFile, offset: number, size: number, must: boolean): Buffer | null;
-  private fetchRecord(file: DataFile, offset: number, size: number, must: boolean): Buffer | null {
+  private valueIfKey(file: DataFile, offset: number, size: number, key: Uint8Array, must: boolean): Buffer | null {
+    let record: Buffer | null;
     if (file.segment !== null) {
-      const record = file.segment.recordSync(this.fileSystem, file.fd, this.cache, offset, size);
-      if (record !== null || !must) return record;
-      throw corruption(`record of ${size} bytes is not inside one block`, file.path, offset);
+      record = file.segment.recordSync(this.fileSystem, file.fd, this.cache, offset, size);
+      if (record === null && must) throw corruption(`record of ${size} bytes is not inside one block`, file.path, offset);
+    } else if (offset + size > file.written) {
+      record = this.writer.readPending(file, offset, size);
+      if (record === null && must) throw this.writer.failure ?? corruption('record missing from the pending writes', file.path, offset);
+    } else {
+      record = this.readBuffer.target(size);
+      let read: number;
+      try {
+        read = this.fileSystem.readSync(file.fd, record, 0, size, offset);
+      } catch (err) {
+        throw ioError('read', file.path, err);
+      }
+      if (read !== size) {
+        if (must) throw corruption(`record of ${size} bytes runs past the end of the file`, file.path, offset);
+        record = null;
+      }
     }
-    if (offset + size > file.written) {
-      const pending = this.writer.readPending(file, offset, size);
-      if (pending !== null || !must) return pending;
-      throw this.writer.failure ?? corruption('record missing from the pending writes', file.path, offset);
-    }
-    const record = Buffer.allocUnsafe(size);
-    let read: number;
-    try {
-      read = this.fileSystem.readSync(file.fd, record, 0, size, offset);
-    } catch (err) {
-      throw ioError('read', file.path, err);
-    }
-    if (read === size) return record;
-    if (!must) return null;
-    throw corruption(`record of ${size} bytes runs past the end of the file`, file.path, offset);
+    return record === null ? null : this.readBuffer.valueIfKey(record, size, key);
   }
 
   /** `[key, value]` pairs in key order within the bounds, as of the moment range() was called. */

@@ -7,6 +7,14 @@ import { type DataFile, FILE_ID_STEP } from './segment.js';
 /** Past this size a group stops taking appends, so that one write syscall stays bounded. */
 const GROUP_LIMIT = 4 * 1024 * 1024;
 const FIRST_GROUP_CAPACITY = 64 * 1024;
+/**
+ * Group buffers up to this size are kept for the next groups once written: a
+ * fresh 64 KiB buffer per group cost a lone writer 64 KiB of garbage per set
+ * and a mark-compact every few hundred sets (docs/performance.md, Workshop).
+ */
+const SPARE_LIMIT = 1024 * 1024;
+/** In the steady state one group is written while the next fills; a second spare covers a rotation or a full group. */
+const SPARES = 2;
 
 /**
  * One group commit: the records appended while the previous group was being
@@ -30,9 +38,9 @@ export class Group {
   constructor(
     readonly file: DataFile,
     readonly start: number,
-    capacity: number,
+    buffer: Buffer,
   ) {
-    this.buffer = Buffer.allocUnsafe(capacity);
+    this.buffer = buffer;
     this.promise = new Promise<void>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -85,6 +93,8 @@ export class Writer {
   private timer: NodeJS.Timeout | null = null;
   private intervalSync: Promise<void> | null = null;
   private readonly sealing = new WeakMap<DataFile, Promise<void>>();
+  /** Buffers of groups whose write has completed, free for new groups; never one still being written. */
+  private readonly spares: Buffer[] = [];
   failure: KvcaskError | null = null;
   /** Set when the writer failed while acknowledged writes (sync 'interval' or 'none') were not yet synced. */
   private lostUnsynced: KvcaskError | null = null;
@@ -115,7 +125,7 @@ export class Writer {
     }
     let group = this.open;
     if (group === null || group.file !== file || (group.used + size > GROUP_LIMIT && group.count > 0)) {
-      group = new Group(file, file.end, Math.max(FIRST_GROUP_CAPACITY, FRAME_HEADER_SIZE + size));
+      group = new Group(file, file.end, this.groupBuffer(FRAME_HEADER_SIZE + size));
       file.end += FRAME_HEADER_SIZE;
       this.queue.push(group);
       this.open = group;
@@ -123,6 +133,12 @@ export class Writer {
     group.ensureRoom(size);
     file.end += size;
     return group;
+  }
+
+  private groupBuffer(size: number): Buffer {
+    const spare = this.spares.pop();
+    if (spare !== undefined && spare.length >= size) return spare;
+    return Buffer.allocUnsafe(Math.max(FIRST_GROUP_CAPACITY, size));
   }
 
   /** Schedules the group's write; the promise settles when the sync policy says it is done. */
@@ -234,6 +250,8 @@ export class Writer {
         if (group === this.open) this.open = null;
         await this.flush(group);
         this.queue.shift();
+        // Written and out of the queue: nothing reads this buffer any more (readPending and undo only see queued groups).
+        if (group.buffer.length <= SPARE_LIMIT && this.spares.length < SPARES) this.spares.push(group.buffer);
         group.resolve();
         // Let the writers just released queue their next records before the next group is cut.
         if (this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
