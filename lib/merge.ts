@@ -116,10 +116,12 @@ export interface MergeHost {
   holdsNewest(key: Uint8Array, hash: number, fileId: number, offset: number): boolean;
   /** The id of the file holding `key`'s newest value, or -1 when it has none. */
   valueHolder(key: Uint8Array): number;
+  /** Called as a value is copied; returns the moment of the copy, so that later changes to its liveness can be told from earlier ones. */
+  copyStamp(key: Uint8Array, fileId: number, offset: number): number;
 }
 
-/** Per record moved: key hash, input id, input offset, output id, output offset, record size. */
-const MOVE = 6;
+/** Per record moved: key hash, input id, input offset, output id, output offset, record size, copy stamp. */
+const MOVE = 7;
 
 /** The outputs of a merge, written and durable but not yet committed, and the records they took over. */
 export class MergeRun {
@@ -137,7 +139,7 @@ export class MergeRun {
     private readonly lastId: number,
   ) {}
 
-  addMove(hash: number, input: number, inputOffset: number, output: number, outputOffset: number, size: number): void {
+  addMove(hash: number, input: number, inputOffset: number, output: number, outputOffset: number, size: number, stamp: number): void {
     if ((this.moveCount + 1) * MOVE > this.moves.length) {
       const bigger = new Float64Array(this.moves.length * 2);
       bigger.set(this.moves);
@@ -150,6 +152,7 @@ export class MergeRun {
     this.moves[at + 3] = output;
     this.moves[at + 4] = outputOffset;
     this.moves[at + 5] = size;
+    this.moves[at + 6] = stamp;
   }
 
   /** Where the record at (input, offset) went, as the index of its move, or -1 if it was not copied. */
@@ -165,6 +168,11 @@ export class MergeRun {
       else high = middle;
     }
     return -1;
+  }
+
+  /** The copy stamp of move `index` (MergeHost.copyStamp). */
+  stampOf(index: number): number {
+    return this.moves[index * MOVE + 6];
   }
 
   /** The size of the record of move `index`. */
@@ -306,7 +314,7 @@ export async function writeMergeOutputs(host: MergeHost, inputs: DataFile[], sig
         run.hint(index).add(record.seq, offset, record.valueLength, record.flags, record.key);
         if (record.seq < output.minSeq) output.minSeq = record.seq;
         if (tombstone) output.keptBytes += bytes.length;
-        else run.addMove(hash, input.id, record.offset, output.id, offset, bytes.length);
+        else run.addMove(hash, input.id, record.offset, output.id, offset, bytes.length, host.copyStamp(record.key, input.id, record.offset));
       };
       if (signal?.aborted) throw aborted(signal);
       if (input.segment !== null) {

@@ -164,8 +164,12 @@ export class Store implements MergeHost {
   private readonly snapshotIndexes = new WeakMap<Snapshot, readonly IndexFile[]>();
   /** Files whose index is being written or whose keys are leaving the memory part: not yet mergeable. */
   private readonly indexing = new Map<number, Promise<void>>();
-  /** While a merge runs with index: 'disk': its inputs, and each change to their live records as (file, offset, +1 or -1). */
+  /**
+   * While a merge runs with index: 'disk': its inputs, and each change to their live records as
+   * (file, offset, +1 or -1, stamp); only changes stamped after a record was copied touch its copy's count.
+   */
   private mergeInputs: ReadonlySet<number> | null = null;
+  private changeClock = 0;
   /** Every open IndexFile by file id: in use, and retired by a merge but maybe still read by a snapshot. */
   private readonly liveIndexes = new Map<number, IndexFile>();
   private readonly retiredIndexes = new Map<number, IndexFile>();
@@ -365,7 +369,7 @@ export class Store implements MergeHost {
     file.liveBytes += change * recordSize(key.length, location.valueLength);
     file.liveKeys += change;
     // A running merge may have copied this record already: its output's count changes too, at the switch.
-    if (this.mergeInputs?.has(file.id)) this.mergeChanges.push(file.id, location.offset, change);
+    if (this.mergeInputs?.has(file.id)) this.mergeChanges.push(file.id, location.offset, change, ++this.changeClock);
   }
 
   private credit(file: DataFile | undefined, keyLength: number, valueLength: number): void {
@@ -713,6 +717,16 @@ export class Store implements MergeHost {
   }
 
   /** @internal */
+  copyStamp(key: Uint8Array, fileId: number, offset: number): number {
+    if (this.disk === null) return 0;
+    const stamp = ++this.changeClock;
+    // Copied although a queued write hides it (holdsNewest): counted as overwritten right after the copy,
+    // and live again if that write fails and its undo credits it back.
+    if (this.keydir.find(key) >= 0) this.mergeChanges.push(fileId, offset, -1, ++this.changeClock);
+    return stamp;
+  }
+
+  /** @internal */
   valueHolder(key: Uint8Array): number {
     return this.locate(key)?.fileId ?? -1;
   }
@@ -823,9 +837,10 @@ export class Store implements MergeHost {
   private countMergeOutputs(run: MergeRun): void {
     for (let m = 0; m < run.moveCount; m++) this.countMove(run, m, 1);
     const changes = this.mergeChanges;
-    for (let i = 0; i < changes.length; i += 3) {
+    for (let i = 0; i < changes.length; i += 4) {
       const move = run.findMove(changes[i], changes[i + 1]);
-      if (move >= 0) this.countMove(run, move, changes[i + 2]);
+      // A change before the copy was already seen by the merge when it decided to copy.
+      if (move >= 0 && changes[i + 3] > run.stampOf(move)) this.countMove(run, move, changes[i + 2]);
     }
     changes.length = 0;
   }
