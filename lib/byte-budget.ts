@@ -15,14 +15,18 @@ export class ByteBudget {
     return this.used;
   }
 
+  /** Reserves `bytes` at once if they fit and nobody waits ahead; whether it did. Costs no promise, unlike acquire(). */
+  tryAcquire(bytes: number): boolean {
+    if (this.waiting.length > 0 || this.used + bytes > this.capacity) return false;
+    this.used += bytes;
+    return true;
+  }
+
   /** Resolves once `bytes` are reserved; rejects with `signal`'s reason if it aborts first. */
   acquire(bytes: number, signal: AbortSignal): Promise<void> {
     if (bytes > this.capacity) return Promise.reject(new RangeError(`${bytes} bytes exceed the budget of ${this.capacity}`));
     if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.waiting.length === 0 && this.used + bytes <= this.capacity) {
-      this.used += bytes;
-      return Promise.resolve();
-    }
+    if (this.tryAcquire(bytes)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const entry = {
         bytes,

@@ -14,6 +14,8 @@ export function hasUnreadBody(req: IncomingMessage): boolean {
   return declared && !req.complete;
 }
 
+const clientGone = () => new Error('the client closed the connection');
+
 /**
  * Reads the whole request body into one buffer and passes it to `use`. The
  * body's bytes are reserved in `budget` until `use` settles: its declared
@@ -21,7 +23,7 @@ export function hasUnreadBody(req: IncomingMessage): boolean {
  * over `limit` is refused before a byte is read; a chunked body is cut off
  * the moment it passes `limit`.
  */
-export async function withBody<T>(
+export function withBody<T>(
   req: IncomingMessage,
   res: ServerResponse,
   limit: number,
@@ -30,37 +32,50 @@ export async function withBody<T>(
 ): Promise<T> {
   const header = req.headers['content-length'];
   const declared = header === undefined ? undefined : Number(header);
-  if (declared !== undefined && declared > limit) throw bodyTooLarge(limit);
+  if (declared !== undefined && declared > limit) return Promise.reject(bodyTooLarge(limit));
   const reserve = declared ?? limit;
-  const gone = new AbortController();
-  const onClose = () => gone.abort(new Error('the client closed the connection'));
-  res.once('close', onClose);
-  try {
-    await budget.acquire(reserve, gone.signal);
-  } catch (err) {
-    res.off('close', onClose);
-    throw err;
-  }
-  try {
-    // A client that asked to wait for a go-ahead gets it only now that its body has room.
-    if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
-    const body = await receive(req, declared, limit, gone.signal);
-    return await use(body);
-  } finally {
-    res.off('close', onClose);
-    budget.release(reserve);
-  }
+  let holding = false;
+  const start = () => {
+    holding = true;
+    return receiveAdmitted(req, res, declared, limit);
+  };
+  // Most bodies find room at once: only one that has to wait pays for a signal to stop waiting when its client leaves.
+  const received = budget.tryAcquire(reserve) ? start() : waitForRoom(res, budget, reserve).then(start);
+  return received.then(use).then(
+    (result) => {
+      budget.release(reserve);
+      return result;
+    },
+    (err: unknown) => {
+      // A body that never got its room has nothing to give back.
+      if (holding) budget.release(reserve);
+      throw err;
+    },
+  );
 }
 
-function receive(req: IncomingMessage, declared: number | undefined, limit: number, gone: AbortSignal): Promise<Buffer> {
+function waitForRoom(res: ServerResponse, budget: ByteBudget, bytes: number): Promise<void> {
+  const gone = new AbortController();
+  const onClose = () => gone.abort(clientGone());
+  res.once('close', onClose);
+  return budget.acquire(bytes, gone.signal).finally(() => res.off('close', onClose));
+}
+
+function receiveAdmitted(req: IncomingMessage, res: ServerResponse, declared: number | undefined, limit: number): Promise<Buffer> {
+  // A client that asked to wait for a go-ahead gets it only now that its body has room.
+  if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
+  return receive(req, res, declared, limit);
+}
+
+function receive(req: IncomingMessage, res: ServerResponse, declared: number | undefined, limit: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    // With a declared length the body goes straight into one buffer of that size.
-    const whole = declared === undefined ? null : Buffer.allocUnsafe(declared);
+    // With a declared length the body goes into one buffer of that size, or is the one chunk it came in.
+    let whole: Buffer | null = null;
     const chunks: Buffer[] = [];
     let received = 0;
     const finish = (err: unknown, body?: Buffer) => {
       req.off('data', onData).off('end', onEnd).off('error', finish);
-      gone.removeEventListener('abort', onGone);
+      res.off('close', onGone);
       if (err === undefined) resolve(body!);
       else reject(err);
     };
@@ -70,17 +85,21 @@ function receive(req: IncomingMessage, declared: number | undefined, limit: numb
         finish(bodyTooLarge(limit));
         return;
       }
-      if (whole !== null) chunk.copy(whole, received);
-      else chunks.push(chunk);
+      if (declared === undefined) chunks.push(chunk);
+      else if (whole === null && chunk.length === declared) whole = chunk;
+      else (whole ??= Buffer.allocUnsafe(declared)).set(chunk, received);
       received += chunk.length;
     };
-    const onEnd = () => finish(undefined, whole ?? Buffer.concat(chunks, received));
-    const onGone = () => finish(gone.reason);
-    if (gone.aborted) {
+    const onEnd = () => {
+      if (declared !== undefined) finish(undefined, whole ?? Buffer.alloc(0));
+      else finish(undefined, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
+    };
+    const onGone = () => finish(clientGone());
+    if (res.destroyed) {
       onGone();
       return;
     }
     req.on('data', onData).on('end', onEnd).on('error', finish);
-    gone.addEventListener('abort', onGone);
+    res.once('close', onGone);
   });
 }

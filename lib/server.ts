@@ -48,6 +48,16 @@ const ALLOWED: Record<Route, string> = {
   unknown: '',
 };
 
+function routeOf(path: string): Route {
+  if (path.startsWith(KEY_PREFIX)) return 'kv';
+  if (path === '/kv') return 'range';
+  if (path === '/batch') return 'batch';
+  if (path === '/healthz') return 'healthz';
+  if (path === '/readyz') return 'readyz';
+  if (path === '/metrics') return 'metrics';
+  return 'unknown';
+}
+
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
 function methodNotAllowed(route: Route, method: string): HttpError {
@@ -174,53 +184,53 @@ export class KvcaskServer {
     const url = req.url ?? '/';
     const mark = url.indexOf('?');
     const path = mark < 0 ? url : url.slice(0, mark);
-    const route = this.routeOf(path);
+    const route = routeOf(path);
     const method = req.method ?? 'GET';
-    const done = () => {
-      const seconds = (performance.now() - started) / 1000;
-      this.metrics.request(route, method, res.statusCode, seconds);
-      if (this.options.logRequests) this.log('info', 'request', { method, route, status: res.statusCode, ms: seconds * 1000 });
-    };
-    const fail = (err: unknown) => {
-      if (res.destroyed && !res.headersSent) {
-        // The client left before its answer (while its body waited for room, say): nothing failed on our side.
-        res.statusCode = CLIENT_GONE;
-        done();
-        return;
-      }
-      const error = toHttpError(err);
-      this.closeIfDraining(res);
-      if (error.status >= 500 && error.status !== 503) this.log('error', 'request failed', { method, route, error: String(err) });
-      sendError(res, error, hasUnreadBody(req));
-      done();
-    };
+    let pending: Promise<void> | undefined;
     try {
       this.closeIfDraining(res);
       if (this.draining && route !== 'healthz' && route !== 'readyz') throw new HttpError(503, codes.UNAVAILABLE, 'the server is shutting down');
       if (this.tokenDigest !== null && !OPEN_ROUTES.has(route) && !this.authorized(req)) {
         throw new HttpError(401, codes.UNAUTHORIZED, 'a valid bearer token is required', { 'www-authenticate': 'Bearer' });
       }
-      const pending = this.dispatch(route, method, path, mark < 0 ? '' : url.slice(mark + 1), req, res);
-      if (pending === undefined) done();
-      else pending.then(done, fail);
+      pending = this.dispatch(route, method, path, mark < 0 ? '' : url.slice(mark + 1), req, res);
     } catch (err) {
-      fail(err);
+      this.fail(req, res, route, method, started, err);
+      return;
     }
+    // Most answers (GET, HEAD, probes) are sent by now: they cost no closure and no promise.
+    if (pending === undefined) this.done(res, route, method, started);
+    else
+      pending.then(
+        () => this.done(res, route, method, started),
+        (err: unknown) => this.fail(req, res, route, method, started, err),
+      );
+  }
+
+  /** Records the answered request in the metrics and, if asked, the log. */
+  private done(res: ServerResponse, route: Route, method: string, started: number): void {
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics.request(route, method, res.statusCode, seconds);
+    if (this.options.logRequests) this.log('info', 'request', { method, route, status: res.statusCode, ms: seconds * 1000 });
+  }
+
+  private fail(req: IncomingMessage, res: ServerResponse, route: Route, method: string, started: number, err: unknown): void {
+    if (res.destroyed && !res.headersSent) {
+      // The client left before its answer (while its body waited for room, say): nothing failed on our side.
+      res.statusCode = CLIENT_GONE;
+      this.done(res, route, method, started);
+      return;
+    }
+    const error = toHttpError(err);
+    this.closeIfDraining(res);
+    if (error.status >= 500 && error.status !== 503) this.log('error', 'request failed', { method, route, error: String(err) });
+    sendError(res, error, hasUnreadBody(req));
+    this.done(res, route, method, started);
   }
 
   /** While draining, every answer closes its connection, so that close() can finish. */
   private closeIfDraining(res: ServerResponse): void {
     if (this.draining && !res.headersSent) res.setHeader('connection', 'close');
-  }
-
-  private routeOf(path: string): Route {
-    if (path.startsWith(KEY_PREFIX)) return 'kv';
-    if (path === '/kv') return 'range';
-    if (path === '/batch') return 'batch';
-    if (path === '/healthz') return 'healthz';
-    if (path === '/readyz') return 'readyz';
-    if (path === '/metrics') return 'metrics';
-    return 'unknown';
   }
 
   private authorized(req: IncomingMessage): boolean {
@@ -285,19 +295,21 @@ export class KvcaskServer {
   }
 
   /** Answers 204 once the write is durable (as the store's sync mode says), never before. */
-  private async write(res: ServerResponse, written: Promise<void>): Promise<void> {
+  private write(res: ServerResponse, written: Promise<void>): Promise<void> {
     const started = performance.now();
-    try {
-      await written;
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (code === codes.FAILED || code === codes.IO || code === codes.CLOSED) this.storeFailed = true;
-      throw err;
-    }
-    this.metrics.write((performance.now() - started) / 1000);
-    this.closeIfDraining(res);
-    res.writeHead(204);
-    res.end();
+    return written.then(
+      () => {
+        this.metrics.write((performance.now() - started) / 1000);
+        this.closeIfDraining(res);
+        res.writeHead(204);
+        res.end();
+      },
+      (err: unknown) => {
+        const code = (err as { code?: unknown }).code;
+        if (code === codes.FAILED || code === codes.IO || code === codes.CLOSED) this.storeFailed = true;
+        throw err;
+      },
+    );
   }
 }
 
