@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { open, type Store, type SyncMode } from '../lib/index.js';
+import { type IndexMode, open, type OpenOptions, type Store, type SyncMode } from '../lib/index.js';
 import { type Encoding, Output } from './output.js';
 import { ProgressBar, type ProgressMode } from './progress.js';
 
@@ -9,7 +9,14 @@ export interface Globals {
   json?: boolean;
   encoding: Encoding;
   sync?: SyncMode;
+  index?: IndexMode;
   progress: ProgressMode;
+}
+
+/** The store options the user chose with --sync and --index, and nothing else: the library's defaults stay the defaults. */
+export function chosenStoreOptions(command: Command): OpenOptions {
+  const { sync, index } = globals(command);
+  return { ...(sync === undefined ? {} : { sync }), ...(index === undefined ? {} : { index }) };
 }
 
 export const stdout = new Output(process.stdout);
@@ -19,10 +26,8 @@ export function globals(command: Command): Globals {
 }
 
 export async function withStore<T>(command: Command, use: (store: Store) => Promise<T>): Promise<T> {
-  const { dir, sync } = globals(command);
   // A one-shot command starts no background merge (close() would only abort it); `compact` merges on request.
-  // Otherwise pass only what the user chose, so that the library's defaults stay the defaults.
-  const store = await open(dir, sync === undefined ? { autoMerge: false } : { sync, autoMerge: false });
+  const store = await open(globals(command).dir, { ...chosenStoreOptions(command), autoMerge: false });
   try {
     return await use(store);
   } finally {

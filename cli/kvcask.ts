@@ -36,6 +36,7 @@ const program = new Command('kvcask')
       .default('utf8'),
   )
   .addOption(new Option('--sync <mode>', 'when writes count as done; the store defaults to always').choices(['always', 'interval', 'none']).env('KVCASK_SYNC'))
+  .addOption(new Option('--index <mode>', 'where the index lives; the store defaults to memory').choices(['memory', 'disk']).env('KVCASK_INDEX'))
   .addOption(
     new Option('--progress <when>', 'progress bar on stderr for backup, restore and check: auto draws it only on a terminal')
       .choices(progressModes)

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { open, type SyncMode } from '../lib/index.js';
+import { open } from '../lib/index.js';
 import { createServer, jsonLines, type ServerOptions } from '../lib/server.js';
 import { UsageError } from './output.js';
+import { chosenStoreOptions } from './context.js';
 
 interface ServeOptions {
   port: number;
@@ -34,7 +35,7 @@ function numberOption(flags: string, description: string, env: string): Option {
  * second signal cuts the connections still open; the store is closed all the same.
  */
 async function serve(options: ServeOptions, command: Command): Promise<void> {
-  const { dir, sync } = command.optsWithGlobals<{ dir: string; sync?: SyncMode }>();
+  const { dir } = command.optsWithGlobals<{ dir: string }>();
   if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   const log = jsonLines(process.stdout);
   const serverOptions: ServerOptions = { log, logRequests: options.logRequests === true };
@@ -44,7 +45,7 @@ async function serve(options: ServeOptions, command: Command): Promise<void> {
   if (options.tlsCert !== undefined && options.tlsKey !== undefined) {
     serverOptions.tls = { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) };
   }
-  const storeOptions = { ...(sync === undefined ? {} : { sync }), ...(options.maxKeySize === undefined ? {} : { maxKeySize: options.maxKeySize }) };
+  const storeOptions = { ...chosenStoreOptions(command), ...(options.maxKeySize === undefined ? {} : { maxKeySize: options.maxKeySize }) };
   const store = await open(dir, storeOptions);
   try {
     const server = createServer(store, serverOptions);

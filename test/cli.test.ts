@@ -43,6 +43,13 @@ describe('set, get and del', () => {
     expect(kvcask(['get', 'greeting'])).toMatchObject({ status: 0, out: 'hello world', err: '' });
   });
 
+  it('writes with --index disk and reads back in either index mode', () => {
+    expect(kvcask(['--index', 'disk', 'set', 'greeting', 'hello disk'])).toMatchObject({ status: 0, out: '', err: '' });
+    expect(fs.readdirSync(dir).some((name) => name.endsWith('.kvx'))).toBe(true);
+    expect(kvcask(['get', 'greeting'], { env: { KVCASK_INDEX: 'disk' } })).toMatchObject({ status: 0, out: 'hello disk' });
+    expect(kvcask(['--index', 'memory', 'get', 'greeting'])).toMatchObject({ status: 0, out: 'hello disk' });
+  });
+
   it('prints the key and value as JSON with --json', () => {
     kvcask(['set', 'greeting', 'héllo']);
     const result = kvcask(['--json', 'get', 'greeting']);
