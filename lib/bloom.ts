@@ -37,6 +37,19 @@ function hashPair(key: Uint8Array): void {
   second = mix(b);
 }
 
+/** A key's two filter hashes, taken once and tested against many filters (one per sealed file). */
+export class KeyHashes {
+  first = 0;
+  second = 0;
+
+  of(key: Uint8Array): this {
+    hashPair(key);
+    this.first = first;
+    this.second = second;
+    return this;
+  }
+}
+
 export class BloomFilter {
   private readonly bits: Buffer;
   private readonly bitCount: number;
@@ -84,13 +97,18 @@ export class BloomFilter {
   /** False only if `key` was never added; true for every added key and for about 1% of the others (at 10 bits per key). */
   mayContain(key: Uint8Array): boolean {
     hashPair(key);
+    return this.mayContainHashes(first, second);
+  }
+
+  /** mayContain() for a key whose hashes were taken once (KeyHashes), to test it against many filters. */
+  mayContainHashes(firstHash: number, secondHash: number): boolean {
     const bits = this.bits;
     const m = this.bitCount;
-    let h = first;
+    let h = firstHash;
     for (let i = 0; i < this.hashCount; i++) {
       const bit = h % m;
       if ((bits[bit >>> 3] & (1 << (bit & 7))) === 0) return false;
-      h = (h + second) >>> 0;
+      h = (h + secondHash) >>> 0;
     }
     return true;
   }

@@ -1,3 +1,4 @@
+import { KeyHashes } from './bloom.js';
 import type { IndexFile, IndexLocation } from './index-file.js';
 import type { Location } from './keydir.js';
 
@@ -9,6 +10,7 @@ export const TOMBSTONE_LENGTH = 0xffffffff;
 
 /** Filled by each lookup, so that a miss allocates nothing. */
 const found: IndexLocation = { offset: 0, valueLength: 0, tombstone: false, seq: 0 };
+const hashes = new KeyHashes();
 
 /**
  * The on-disk part of the index (index: 'disk'): one IndexFile per sealed
@@ -21,9 +23,10 @@ export class DiskIndex {
 
   /** The newest record of `key` among `indexes` (a delete has value length TOMBSTONE_LENGTH), or null. */
   static find(indexes: readonly IndexFile[], key: Uint8Array): Location | null {
+    hashes.of(key);
     for (const index of indexes) {
       // The filter answers most "not here" without a page read.
-      if (!index.mayContain(key)) continue;
+      if (!index.mayContainHashes(hashes)) continue;
       if (index.findInto(key, found)) return { fileId: index.fileId, offset: found.offset, valueLength: found.tombstone ? TOMBSTONE_LENGTH : found.valueLength };
     }
     return null;

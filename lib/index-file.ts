@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { BloomFilter } from './bloom.js';
+import { BloomFilter, type KeyHashes } from './bloom.js';
 import { BlockCache } from './cache.js';
 import { KvcaskError, codes, corruption, ioError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
@@ -404,6 +404,10 @@ export class IndexFile {
   }
 
   /** False if the file surely holds no entry for `key`. */
+  mayContainHashes(hashes: KeyHashes): boolean {
+    return this.bloom.mayContainHashes(hashes.first, hashes.second);
+  }
+
   mayContain(key: Uint8Array): boolean {
     return this.bloom.mayContain(key);
   }
