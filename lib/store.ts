@@ -1,9 +1,9 @@
 import { dirname, resolve as resolvePath } from 'node:path';
 import { type Bytes, describe, keyBytes, ownedKeyBytes, valueLength } from './encoding.js';
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
-import type { FileSystem } from './filesystem.js';
+import { type FileSystem, writeFileAtomically } from './filesystem.js';
 import { BlockCache } from './cache.js';
-import { readHint, readHintedLength, writeHint } from './hint.js';
+import { NewestRecords, readHint, readHintedLength } from './hint.js';
 import {
   type CompactOptions,
   completeMerge,
@@ -51,6 +51,7 @@ import {
   scanDataFile,
 } from './segment.js';
 import { type SnapshotOptions, type SnapshotSummary, writeSnapshot } from './snapshot.js';
+import { BACKGROUND_SLICE_MS, TimeSlice } from './time-slice.js';
 import { type Group, Writer } from './writer.js';
 
 export type BatchOperation = { type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes };
@@ -921,18 +922,16 @@ export class Store implements MergeHost {
     );
   }
 
-  /** Rebuilds a sealed file's hint from its records: the newest record of each key in it. */
+  /** Rebuilds a sealed file's hint from its records (the newest of each key), in bounded slices of event-loop time. */
   private async writeHintFor(file: DataFile): Promise<void> {
-    const newest = new Map<string, ScannedRecord>();
-    const keep = (record: ScannedRecord) => {
-      const key = record.key.toString('latin1');
-      // Re-inserting moves the key to the end, so entries stay in file order.
-      newest.delete(key);
-      newest.set(key, { ...record, key: Buffer.from(record.key) });
-    };
-    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep);
-    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep);
-    await writeHint(this.fileSystem, this.dir, hintFileName(file.id), file.id, file.written, [...newest.values()]);
+    const newest = new NewestRecords();
+    const keep = (record: ScannedRecord) => newest.add(record);
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS);
+    const pause = () => slice.pause();
+    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep, pause);
+    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep, pause);
+    const hint = await newest.encode(file.id, file.written, pause);
+    await writeFileAtomically(this.fileSystem, this.dir, hintFileName(file.id), hint);
   }
 }
 
