@@ -5,8 +5,12 @@
  *  - merge throughput (raw bytes of the merged files per second);
  *  - getSync on compressed segments with a warm block cache, against the same
  *    data in uncompressed segments;
- *  - p50/p99 of getSync and of durable set, and event-loop delay, while a
- *    merge runs, against the same without one.
+ *  - p50/p99 of getSync and of durable set, event-loop delay and GC, while a
+ *    merge runs, against the same without one just before it; medians of
+ *    KVCASK_BENCH_LATENCY_ROUNDS (3) rounds, each with its own merge.
+ * Environment: KVCASK_BENCH_KEYS, KVCASK_BENCH_ROUNDS, KVCASK_BENCH_TIME (ms),
+ * KVCASK_BENCH_LATENCY_ROUNDS, KVCASK_BENCH_MERGE_RATE (mergeRateLimit of the
+ * latency store), KVCASK_BENCH_ONLY=latency (skip the size and read figures).
  * Results go to stdout and to bench/results/merge-<date>.json.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +29,8 @@ const TIME_MS = Number(process.env.KVCASK_BENCH_TIME ?? 1000);
 const READS_PER_CALL = 1000;
 /** Quiet-then-merge latency rounds; medians are reported. */
 const LATENCY_ROUNDS = Number(process.env.KVCASK_BENCH_LATENCY_ROUNDS ?? 3);
+/** mergeRateLimit of the store whose merges are timed under load (bytes/s; 0: none, the default). */
+const MERGE_RATE = Number(process.env.KVCASK_BENCH_MERGE_RATE ?? 0);
 /** KVCASK_BENCH_ONLY=latency skips the size and read figures (for work on merge latency). */
 const ONLY_LATENCY = process.env.KVCASK_BENCH_ONLY === 'latency';
 const CACHE = 512 * 1024 * 1024;
@@ -189,7 +195,7 @@ async function main(): Promise<void> {
       await db.compact();
       await db.close();
     }
-    const db = await open(dir, { autoMerge: false, blockCacheSize: CACHE, maxFileSize: 32 * 1024 * 1024 });
+    const db = await open(dir, { autoMerge: false, blockCacheSize: CACHE, maxFileSize: 32 * 1024 * 1024, mergeRateLimit: MERGE_RATE });
     if (ONLY_LATENCY) for (const key of sequence) db.getSync(key);
     const rounds: { withoutMerge: Latencies; duringMerge: Latencies; mergedBytes: number; mergeMBPerSec: number }[] = [];
     for (let round = 0; round < LATENCY_ROUNDS; round++) {
@@ -241,7 +247,7 @@ async function main(): Promise<void> {
   const resultsDir = new URL('../../bench/results/', import.meta.url);
   mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString();
-  writeFileSync(new URL(`merge-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir), JSON.stringify({ date: stamp, machine, keys: KEYS, rounds: ROUNDS, latencyRounds: LATENCY_ROUNDS, notes }, null, 2));
+  writeFileSync(new URL(`merge-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir), JSON.stringify({ date: stamp, machine, keys: KEYS, rounds: ROUNDS, latencyRounds: LATENCY_ROUNDS, mergeRateLimit: MERGE_RATE, notes }, null, 2));
 }
 
 await main();
