@@ -928,10 +928,18 @@ export class Store implements MergeHost {
     const keep = (record: ScannedRecord) => newest.add(record);
     const slice = new TimeSlice(BACKGROUND_SLICE_MS);
     const pause = () => slice.pause();
-    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep, pause);
-    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep, pause);
+    // A merge may take and retire the file while this scan yields: its descriptor stays open until the scan is done.
+    file.readers++;
+    try {
+      if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep, pause);
+      else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep, pause);
+    } finally {
+      file.readers--;
+      if (file.retired) this.closeRetired();
+    }
     const hint = await newest.encode(file.id, file.written, pause);
-    await writeFileAtomically(this.fileSystem, this.dir, hintFileName(file.id), hint);
+    // A retired file is deleted (or about to be) with its hint: writing one now would leave it behind.
+    if (!file.retired) await writeFileAtomically(this.fileSystem, this.dir, hintFileName(file.id), hint);
   }
 }
 
