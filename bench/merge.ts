@@ -5,14 +5,18 @@
  *  - merge throughput (raw bytes of the merged files per second);
  *  - getSync on compressed segments with a warm block cache, against the same
  *    data in uncompressed segments;
- *  - p50/p99 of getSync and of durable set, and event-loop delay, while a
- *    merge runs, against the same without one.
+ *  - p50/p99 of getSync and of durable set, event-loop delay and GC, while a
+ *    merge runs, against the same without one just before it; medians of
+ *    KVCASK_BENCH_LATENCY_ROUNDS (3) rounds, each with its own merge.
+ * Environment: KVCASK_BENCH_KEYS, KVCASK_BENCH_ROUNDS, KVCASK_BENCH_TIME (ms),
+ * KVCASK_BENCH_LATENCY_ROUNDS, KVCASK_BENCH_MERGE_RATE (mergeRateLimit of the
+ * latency store), KVCASK_BENCH_ONLY=latency (skip the size and read figures).
  * Results go to stdout and to bench/results/merge-<date>.json.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Bench } from 'tinybench';
 import { open, type Store } from '../lib/index.js';
@@ -23,6 +27,12 @@ const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 300_000);
 const ROUNDS = Number(process.env.KVCASK_BENCH_ROUNDS ?? 3);
 const TIME_MS = Number(process.env.KVCASK_BENCH_TIME ?? 1000);
 const READS_PER_CALL = 1000;
+/** Quiet-then-merge latency rounds; medians are reported. */
+const LATENCY_ROUNDS = Number(process.env.KVCASK_BENCH_LATENCY_ROUNDS ?? 3);
+/** mergeRateLimit of the store whose merges are timed under load (bytes/s; 0: none, the default). */
+const MERGE_RATE = Number(process.env.KVCASK_BENCH_MERGE_RATE ?? 0);
+/** KVCASK_BENCH_ONLY=latency skips the size and read figures (for work on merge latency). */
+const ONLY_LATENCY = process.env.KVCASK_BENCH_ONLY === 'latency';
 const CACHE = 512 * 1024 * 1024;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -87,6 +97,9 @@ interface Latencies {
   setP50Us: number;
   setP99Us: number;
   loopDelayP99Ms: number;
+  /** Full (mark-compact) collections while measuring, and the longest pause of any collection. */
+  majorGCs: number;
+  gcMaxPauseMs: number;
   sets: number;
 }
 
@@ -98,6 +111,15 @@ async function underLoad(db: Store, sequence: Buffer[], random: () => number, un
   const stopping = until ? until.then(() => (stop = true)) : new Promise((resolve) => setTimeout(resolve, TIME_MS * 2)).then(() => (stop = true));
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
+  let majorGCs = 0;
+  let gcMaxPauseMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (((entry as unknown as { detail?: { kind?: number } }).detail)?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) majorGCs++;
+      gcMaxPauseMs = Math.max(gcMaxPauseMs, entry.duration);
+    }
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const writer = (async () => {
     for (let n = 0; !stop; n++) {
       const started = performance.now();
@@ -117,12 +139,15 @@ async function underLoad(db: Store, sequence: Buffer[], random: () => number, un
   }
   await Promise.all([writer, stopping]);
   delay.disable();
+  gc.disconnect();
   return {
     getP50Us: percentile(gets, 0.5) * 1000,
     getP99Us: percentile(gets, 0.99) * 1000,
     setP50Us: percentile(sets, 0.5) * 1000,
     setP99Us: percentile(sets, 0.99) * 1000,
     loopDelayP99Ms: delay.percentile(99) / 1e6,
+    majorGCs,
+    gcMaxPauseMs,
     sets: sets.length,
   };
 }
@@ -133,7 +158,7 @@ async function main(): Promise<void> {
   const sequence = accessSequence(Array.from({ length: KEYS }, (_, i) => keyOf(i)));
   try {
     const reads: Record<string, number> = {};
-    for (const compression of ['none', 'lz4'] as const) {
+    for (const compression of ONLY_LATENCY ? [] : (['none', 'lz4'] as const)) {
       const dir = join(root, compression);
       let db = await open(dir, { sync: 'none', autoMerge: false, compression, maxFileSize: 32 * 1024 * 1024 });
       await load(db, 1, rng(7));
@@ -160,24 +185,48 @@ async function main(): Promise<void> {
       await db.close();
     }
 
-    // p99 while a merge runs: the LZ4 store gets its records overwritten once more, then compacted under load.
+    // p99 while a merge runs: the LZ4 store gets its records overwritten once more, then compacted under load;
+    // LATENCY_ROUNDS times, each merge timed against a quiet stretch just before it, and the medians reported.
     const dir = join(root, 'lz4');
-    const db = await open(dir, { autoMerge: false, blockCacheSize: CACHE, maxFileSize: 32 * 1024 * 1024 });
-    const quiet = await underLoad(db, sequence, rng(9));
-    // Dead bytes for the merge to reclaim, written without sync so the setup is quick.
-    {
-      const writes: Promise<void>[] = [];
-      const random = rng(10);
-      for (let i = 0; i < KEYS; i++) {
-        writes.push(db.set(keyOf(i), record(random, i, 3)));
-        if (writes.length === 10_000) await Promise.all(writes.splice(0));
-      }
-      await Promise.all(writes);
+    if (ONLY_LATENCY) {
+      const db = await open(dir, { sync: 'none', autoMerge: false, maxFileSize: 32 * 1024 * 1024 });
+      await load(db, 1, rng(7));
+      await load(db, 2, rng(8));
+      await db.compact();
+      await db.close();
     }
-    const merging = db.compact();
-    const during = await underLoad(db, sequence, rng(11), merging);
-    const merged = await merging;
-    notes.latency = { withoutMerge: quiet, duringMerge: during, mergedBytes: merged.bytesBefore };
+    const db = await open(dir, { autoMerge: false, blockCacheSize: CACHE, maxFileSize: 32 * 1024 * 1024, mergeRateLimit: MERGE_RATE });
+    if (ONLY_LATENCY) for (const key of sequence) db.getSync(key);
+    const rounds: { withoutMerge: Latencies; duringMerge: Latencies; mergedBytes: number; mergeMBPerSec: number }[] = [];
+    for (let round = 0; round < LATENCY_ROUNDS; round++) {
+      const quiet = await underLoad(db, sequence, rng(9 + round));
+      // Dead bytes for the merge to reclaim, written without sync so the setup is quick.
+      {
+        const writes: Promise<void>[] = [];
+        const random = rng(100 + round);
+        for (let i = 0; i < KEYS; i++) {
+          writes.push(db.set(keyOf(i), record(random, i, 3 + round)));
+          if (writes.length === 10_000) await Promise.all(writes.splice(0));
+        }
+        await Promise.all(writes);
+      }
+      const started = performance.now();
+      const merging = db.compact();
+      const during = await underLoad(db, sequence, rng(200 + round), merging);
+      const merged = await merging;
+      const mergeMBPerSec = merged.bytesBefore / ((performance.now() - started) / 1000) / 1e6;
+      rounds.push({ withoutMerge: quiet, duringMerge: during, mergedBytes: merged.bytesBefore, mergeMBPerSec });
+      console.log(`latency round ${round + 1}: set p99 ${(quiet.setP99Us / 1000).toFixed(2)} ms quiet, ${(during.setP99Us / 1000).toFixed(2)} ms during a merge (${mergeMBPerSec.toFixed(1)} MB/s)`);
+    }
+    const medianOf = (pick: (r: (typeof rounds)[number]) => Latencies) =>
+      Object.fromEntries(Object.keys(rounds[0].withoutMerge).map((field) => [field, median(rounds.map((r) => pick(r)[field as keyof Latencies]))])) as unknown as Latencies;
+    notes.latency = {
+      withoutMerge: medianOf((r) => r.withoutMerge),
+      duringMerge: medianOf((r) => r.duringMerge),
+      mergeUnderLoadMBPerSec: median(rounds.map((r) => r.mergeMBPerSec)),
+      setP99Ratios: rounds.map((r) => r.duringMerge.setP99Us / r.withoutMerge.setP99Us),
+      rounds,
+    };
     await db.close();
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -187,17 +236,18 @@ async function main(): Promise<void> {
   const none = notes.none as Record<string, number>;
   const lz4 = notes.lz4 as Record<string, number>;
   console.log(`kvcask merge bench: ${KEYS.toLocaleString('en')} JSON records (each written twice), ${machine.cpus} cores, Node ${machine.node}`);
-  console.table({
+  if (!ONLY_LATENCY) console.table({
     'bytes on disk after compaction': { none: none.diskBytesAfter, lz4: lz4.diskBytesAfter, 'lz4 / raw': +(lz4.diskBytesAfter / lz4.rawBytesAfter).toFixed(3) },
     'merge MB/s (input bytes)': { none: +none.mergeMBPerSec.toFixed(1), lz4: +lz4.mergeMBPerSec.toFixed(1) },
     'getSync ops/s, warm block cache': { none: Math.round(none.getSyncOpsPerSec), lz4: Math.round(lz4.getSyncOpsPerSec), 'lz4 / none': +(lz4.getSyncOpsPerSec / none.getSyncOpsPerSec).toFixed(3) },
   });
-  const latency = notes.latency as { withoutMerge: Latencies; duringMerge: Latencies };
+  const latency = notes.latency as { withoutMerge: Latencies; duringMerge: Latencies; mergeUnderLoadMBPerSec: number; setP99Ratios: number[] };
+  console.log(`latency: medians of ${LATENCY_ROUNDS} rounds; merge under load ${latency.mergeUnderLoadMBPerSec.toFixed(1)} MB/s; set p99 ratio per round ${latency.setP99Ratios.map((r) => r.toFixed(2)).join(', ')}`);
   console.table({ 'without merge': latency.withoutMerge, 'during merge': latency.duringMerge });
   const resultsDir = new URL('../../bench/results/', import.meta.url);
   mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString();
-  writeFileSync(new URL(`merge-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir), JSON.stringify({ date: stamp, machine, keys: KEYS, rounds: ROUNDS, notes }, null, 2));
+  writeFileSync(new URL(`merge-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir), JSON.stringify({ date: stamp, machine, keys: KEYS, rounds: ROUNDS, latencyRounds: LATENCY_ROUNDS, mergeRateLimit: MERGE_RATE, notes }, null, 2));
 }
 
 await main();

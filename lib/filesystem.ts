@@ -108,6 +108,13 @@ export async function readWholeFile(fsys: FileSystem, path: string): Promise<Buf
 }
 
 /**
+ * Background writes of large files (merge outputs, hints) are fdatasynced
+ * every this many bytes: one flush of many megabytes holds up the store's own
+ * durable writes queued behind it on the disk.
+ */
+export const SYNC_PIECE = 1024 * 1024;
+
+/**
  * Creates `path` with `data` so that it either exists whole or not at all after
  * a crash: write a temporary file, sync it, rename it over, sync the directory.
  */
@@ -115,8 +122,13 @@ export async function writeFileAtomically(fsys: FileSystem, dir: string, name: s
   const tmp = `${dir}/${name}.tmp`;
   const fd = await createReplacing(fsys, tmp);
   try {
-    await fsys.write(fd, data, 0, data.length, 0);
-    await fsys.datasync(fd);
+    let at = 0;
+    do {
+      const length = Math.min(SYNC_PIECE, data.length - at);
+      await fsys.write(fd, data, at, length, at);
+      await fsys.datasync(fd);
+      at += length;
+    } while (at < data.length);
   } finally {
     await fsys.close(fd);
   }

@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { type FileSystem, readWholeFile, writeFileAtomically } from './filesystem.js';
+import { type FileSystem, readWholeFile } from './filesystem.js';
 import { FILE_HEADER_SIZE, FORMAT_VERSION, recordSize } from './record.js';
 import type { ScannedRecord } from './segment.js';
 
@@ -58,21 +58,74 @@ export class HintBuilder {
   }
 }
 
-export function encodeHint(fileId: number, dataLength: number, records: readonly ScannedRecord[]): Buffer {
-  const builder = new HintBuilder();
-  for (const record of records) builder.add(record.seq, record.offset, record.valueLength, record.flags, record.key);
-  return builder.finish(fileId, dataLength);
-}
+/** Hint entries encoded between two pauses. */
+const ENCODE_SLICE = 4096;
 
-export async function writeHint(
-  fsys: FileSystem,
-  dir: string,
-  name: string,
-  fileId: number,
-  dataLength: number,
-  records: readonly ScannedRecord[],
-): Promise<void> {
-  await writeFileAtomically(fsys, dir, name, encodeHint(fileId, dataLength, records));
+/**
+ * The newest record of each key of one file, gathered while the file is
+ * scanned in the background: one Map entry per key and a few typed-array
+ * columns, not an object and a key copy per record, so that a 32 MiB file
+ * leaves the garbage collector little to trace (long collections stall the
+ * event loop, and with it every write's completion).
+ */
+export class NewestRecords {
+  /** Key (latin1, one char per byte) to the row of its newest record; re-inserted on each record, so in file order. */
+  private readonly newest = new Map<string, number>();
+  private seqs = new Float64Array(1024);
+  private offsets = new Uint32Array(1024);
+  private valueLengths = new Uint32Array(1024);
+  private flags = new Uint8Array(1024);
+  private rows = 0;
+
+  add(record: ScannedRecord): void {
+    if (this.rows === this.seqs.length) this.grow();
+    const row = this.rows++;
+    this.seqs[row] = record.seq;
+    this.offsets[row] = record.offset;
+    this.valueLengths[row] = record.valueLength;
+    this.flags[row] = record.flags;
+    const key = record.key.toString('latin1');
+    this.newest.delete(key);
+    this.newest.set(key, row);
+  }
+
+  private grow(): void {
+    const size = this.seqs.length * 2;
+    const seqs = new Float64Array(size);
+    const offsets = new Uint32Array(size);
+    const valueLengths = new Uint32Array(size);
+    const flags = new Uint8Array(size);
+    seqs.set(this.seqs);
+    offsets.set(this.offsets);
+    valueLengths.set(this.valueLengths);
+    flags.set(this.flags);
+    [this.seqs, this.offsets, this.valueLengths, this.flags] = [seqs, offsets, valueLengths, flags];
+  }
+
+  /** The records, in file order, each with its own copy of its key: for an index file. */
+  records(): ScannedRecord[] {
+    return Array.from(this.newest, ([key, row]) => ({
+      key: Buffer.from(key, 'latin1'),
+      offset: this.offsets[row],
+      seq: this.seqs[row],
+      flags: this.flags[row],
+      valueLength: this.valueLengths[row],
+    }));
+  }
+
+  /** The hint file's bytes, `pause` awaited every ENCODE_SLICE entries. */
+  async encode(fileId: number, dataLength: number, pause: () => Promise<void>): Promise<Buffer> {
+    const builder = new HintBuilder();
+    let sincePause = 0;
+    for (const [key, row] of this.newest) {
+      builder.add(this.seqs[row], this.offsets[row], this.valueLengths[row], this.flags[row], Buffer.from(key, 'latin1'));
+      if (++sincePause === ENCODE_SLICE) {
+        sincePause = 0;
+        await pause();
+      }
+    }
+    return builder.finish(fileId, dataLength);
+  }
 }
 
 /**

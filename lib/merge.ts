@@ -1,4 +1,4 @@
-import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
 import { type FileSystem, readWholeFile, writeFileAtomically } from './filesystem.js';
@@ -6,6 +6,7 @@ import { HintBuilder } from './hint.js';
 import { hashOf, type Keydir } from './keydir.js';
 import type { ResolvedOptions } from './options.js';
 import { FILE_HEADER_SIZE, FLAG_TOMBSTONE } from './record.js';
+import { BACKGROUND_SLICE_MS, TimeSlice } from './time-slice.js';
 import { scanSegment, SegmentBuilder, segmentFileName } from './sealed-segment.js';
 import { type DataFile, deadBytes, FILE_ID_STEP, fileBytes, hintFileName, indexFileName, newDataFile, recordBytes, type ScannedRecord, scanDataFile } from './segment.js';
 
@@ -37,10 +38,8 @@ export const MERGE_MARKER = 'MERGE';
 const MARKER_MAGIC = 0x4d43564b; // "KVCM"
 const MARKER_VERSION = 1;
 const PENDING = '.merging';
-/** Moves relocated per turn of the event loop when a merge switches the index over. */
-const RELOCATE_CHUNK = 5_000;
-/** Longest stretch a merge works before it lets the event loop run. */
-const SLICE_MS = 4;
+/** Moves relocated between two looks at the clock when a merge switches the index over. */
+const RELOCATE_CHUNK = 256;
 
 export interface MergeProgress {
   /** Bytes of input files read so far. */
@@ -128,7 +127,7 @@ export class MergeRun {
   readonly outputs: DataFile[] = [];
   private readonly builders: SegmentBuilder[] = [];
   private readonly hints: HintBuilder[] = [];
-  moves = new Float64Array(MOVE * 4096);
+  moves: Float64Array;
   moveCount = 0;
   /** Per input id: the range of its moves, in input offset order. */
   readonly inputMoves = new Map<number, [number, number]>();
@@ -137,7 +136,11 @@ export class MergeRun {
     readonly inputs: DataFile[],
     private nextId: number,
     private readonly lastId: number,
-  ) {}
+  ) {
+    // Sized for the inputs' live records, the most it can take: growing it by copying megabytes would stall the event loop.
+    const live = inputs.reduce((sum, file) => sum + file.liveKeys, 0);
+    this.moves = new Float64Array(MOVE * Math.max(4096, live + 1024));
+  }
 
   addMove(hash: number, input: number, inputOffset: number, output: number, outputOffset: number, size: number, stamp: number): void {
     if ((this.moveCount + 1) * MOVE > this.moves.length) {
@@ -275,19 +278,18 @@ export async function writeMergeOutputs(host: MergeHost, inputs: DataFile[], sig
   const bytesTotal = inputs.reduce((sum, file) => sum + fileBytes(file), 0);
   const rate = host.options.mergeRateLimit;
   const started = performance.now();
-  let sliceStart = started;
+  const slice = new TimeSlice(BACKGROUND_SLICE_MS);
 
   const pace = async (bytesRead: number) => {
     if (signal?.aborted) throw aborted(signal);
     await run.flush(host, false);
     onProgress?.({ bytesDone: bytesRead, bytesTotal });
-    if (rate > 0) {
-      const due = ((bytesRead + run.bytesWritten) / rate) * 1000 - (performance.now() - started);
-      if (due > 1) await sleep(due);
-      sliceStart = performance.now();
-    } else if (performance.now() - sliceStart > SLICE_MS) {
-      await yieldToEventLoop();
-      sliceStart = performance.now();
+    const due = rate > 0 ? ((bytesRead + run.bytesWritten) / rate) * 1000 - (performance.now() - started) : 0;
+    if (due > 1) {
+      await sleep(due);
+      slice.restart();
+    } else {
+      await slice.pause();
     }
   };
 
@@ -364,12 +366,13 @@ export function relocateRange(keydir: Keydir, run: MergeRun, files: Map<number, 
   }
 }
 
-/** relocateRange over every move, a chunk per turn of the event loop (both copies are valid meanwhile). */
+/** relocateRange over every move, in bounded slices of event-loop time (both copies are valid meanwhile). */
 export async function relocate(keydir: Keydir, run: MergeRun, files: Map<number, DataFile>, backwards = false): Promise<void> {
+  const slice = new TimeSlice(BACKGROUND_SLICE_MS);
   for (let start = 0; start < run.moveCount; start += RELOCATE_CHUNK) {
     const end = Math.min(run.moveCount, start + RELOCATE_CHUNK);
     relocateRange(keydir, run, files, start, end, backwards);
-    if (end < run.moveCount) await yieldToEventLoop();
+    if (end < run.moveCount) await slice.pause();
   }
 }
 

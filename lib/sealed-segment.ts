@@ -2,7 +2,7 @@ import { compress, uncompressSync } from 'lz4-napi';
 import { crc32 } from 'node:zlib';
 import { BlockCache } from './cache.js';
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
-import type { FileSystem } from './filesystem.js';
+import { type FileSystem, SYNC_PIECE } from './filesystem.js';
 import { FILE_HEADER_SIZE, FORMAT_VERSION, checkRecord, recordFlags, recordKeyLength, recordSeq, recordValueLength, RECORD_HEADER_SIZE } from './record.js';
 import type { DamagedRange, ScannedRecord } from './segment.js';
 
@@ -28,8 +28,6 @@ const FOOTER_SIZE = 32;
 const INDEX_ENTRY_SIZE = 20;
 /** Raw bytes per block before it is cut (a block always ends on a record boundary, so it may run longer). */
 export const BLOCK_SIZE = 32 * 1024;
-/** A segment being written is fdatasynced every this many bytes. */
-const SYNC_EVERY = 1024 * 1024;
 /** lz4-napi's block format prepends the raw length as a u32. */
 const LZ4_PREFIX = 4;
 
@@ -86,8 +84,9 @@ export class SealedSegment {
     return bytes;
   }
 
-  async blockAsync(fsys: FileSystem, fd: number, block: number): Promise<Buffer> {
-    const stored = Buffer.allocUnsafe(this.stored[block]);
+  /** The raw bytes of block `block`, checked, its stored bytes read into `scratch` (a raw block is returned as a view of it). */
+  async blockAsync(fsys: FileSystem, fd: number, block: number, scratch: Buffer): Promise<Buffer> {
+    const stored = scratch.subarray(0, this.stored[block]);
     let read: number;
     try {
       read = await fsys.read(fd, stored, 0, stored.length, this.positions[block]);
@@ -214,10 +213,12 @@ export async function scanSegment(
   afterBlock?: () => Promise<void> | void,
 ): Promise<DamagedRange[]> {
   const damaged: DamagedRange[] = [];
+  // One buffer for every block's stored bytes: records are handed over as views valid only during onRecord.
+  const scratch = Buffer.allocUnsafe(segment.stored.reduce((most, length) => Math.max(most, length), 0));
   for (let block = 0; block < segment.blockCount; block++) {
     let bytes: Buffer;
     try {
-      bytes = await segment.blockAsync(fsys, fd, block);
+      bytes = await segment.blockAsync(fsys, fd, block, scratch);
     } catch (err) {
       if ((err as { code?: string }).code !== 'KVCASK_CORRUPTION') throw err;
       damaged.push({ offset: segment.positions[block], length: segment.stored[block] });
@@ -332,8 +333,7 @@ export class SegmentBuilder {
     }
     this.index.push(this.logicalLength - this.blockUsed, this.position, stored.length, raw.length, crc32(stored));
     this.position += stored.length;
-    // Flush as we go: one large fdatasync at the end would stall the store's own durable writes behind it.
-    if (this.position - this.syncedAt >= SYNC_EVERY) {
+    if (this.position - this.syncedAt >= SYNC_PIECE) {
       this.syncedAt = this.position;
       try {
         await this.fsys.datasync(this.fd);

@@ -74,22 +74,6 @@ export interface ScannedRecord {
   valueLength: number;
 }
 
-/** Collects the newest record of each key from a scan (records arrive oldest first), copying keys out of the scan's views. */
-export class NewestRecords {
-  private readonly byKey = new Map<string, ScannedRecord>();
-
-  readonly keep = (record: ScannedRecord): void => {
-    const key = record.key.toString('latin1');
-    // Re-inserting moves the key to the end, so records stay in file order.
-    this.byKey.delete(key);
-    this.byKey.set(key, { ...record, key: Buffer.from(record.key) });
-  };
-
-  records(): ScannedRecord[] {
-    return [...this.byKey.values()];
-  }
-}
-
 export interface DamagedRange {
   offset: number;
   length: number;
@@ -108,9 +92,15 @@ const WINDOW = 1 << 20;
 /** Records handed over between two calls of a scan's pause hook. */
 const PAUSE_EVERY = 512;
 
-/** A read window over a file, so that a scan issues a few large reads instead of one per record. */
+/**
+ * A read window over a file, so that a scan issues a few large reads instead
+ * of one per record. Its memory is reused from window to window (what a load
+ * returned is valid until the next load): a fresh megabyte per window made a
+ * merge's scans a steady source of full garbage collections.
+ */
 class FileWindow {
-  private buffer = Buffer.alloc(0);
+  private storage = Buffer.alloc(0);
+  private buffer = this.storage;
   private base = 0;
 
   constructor(
@@ -124,7 +114,8 @@ class FileWindow {
     const end = Math.min(this.size, position + length);
     if (position >= this.base && end <= this.base + this.buffer.length) return { buffer: this.buffer, base: this.base };
     const want = Math.min(this.size - position, Math.max(WINDOW, end - position));
-    const buffer = Buffer.allocUnsafe(want);
+    if (this.storage.length < want) this.storage = Buffer.allocUnsafe(want);
+    const buffer = this.storage;
     let filled = 0;
     while (filled < want) {
       const n = await this.fsys.read(this.fd, buffer, filled, want - filled, position + filled);
@@ -142,7 +133,7 @@ class FileWindow {
  * every record in it are intact, else -1. Lengths are trusted only after the
  * header CRC matched and they fit inside the file.
  */
-async function intactFrameSize(window: FileWindow, position: number): Promise<number> {
+async function intactFrameSize(window: FileWindow, position: number, pause?: () => Promise<void> | void): Promise<number> {
   const head = await window.load(position, FRAME_HEADER_SIZE);
   const at = position - head.base;
   const length = frameLength(head.buffer, at);
@@ -152,6 +143,8 @@ async function intactFrameSize(window: FileWindow, position: number): Promise<nu
   const end = position - base + FRAME_HEADER_SIZE + length;
   let cursor = position - base + FRAME_HEADER_SIZE;
   for (let i = 0; i < count; i++) {
+    // A group frame can hold thousands of records: checking it whole must not hold the event loop either.
+    if (pause && i > 0 && i % PAUSE_EVERY === 0) await pause();
     const size = checkRecord(buffer, cursor, end);
     if (size < 0) return -1;
     cursor += size;
@@ -159,7 +152,7 @@ async function intactFrameSize(window: FileWindow, position: number): Promise<nu
   return cursor === end ? FRAME_HEADER_SIZE + length : -1;
 }
 
-async function nextIntactFrame(window: FileWindow, from: number): Promise<number> {
+async function nextIntactFrame(window: FileWindow, from: number, pause?: () => Promise<void> | void): Promise<number> {
   let position = from;
   while (position + FRAME_HEADER_SIZE <= window.size) {
     const { buffer, base } = await window.load(position, WINDOW);
@@ -171,7 +164,7 @@ async function nextIntactFrame(window: FileWindow, from: number): Promise<number
       continue;
     }
     const candidate = base + found;
-    if ((await intactFrameSize(window, candidate)) > 0) return candidate;
+    if ((await intactFrameSize(window, candidate, pause)) > 0) return candidate;
     position = candidate + 1;
   }
   return -1;
@@ -190,7 +183,7 @@ export async function scanDataFile(
   size: number,
   from: number,
   onRecord: (record: ScannedRecord, bytes: Buffer) => void,
-  /** Awaited after every frame and every PAUSE_EVERY records: where a merge yields, throttles or stops. */
+  /** Awaited after every frame and every PAUSE_EVERY records checked or handed over: where a merge yields, throttles or stops. */
   afterFrame?: () => Promise<void> | void,
 ): Promise<ScanResult> {
   const window = new FileWindow(fsys, fd, size);
@@ -198,9 +191,9 @@ export async function scanDataFile(
   let position = Math.max(from, FILE_HEADER_SIZE);
   let validEnd = position;
   while (position < size) {
-    const frameSize = await intactFrameSize(window, position);
+    const frameSize = await intactFrameSize(window, position, afterFrame);
     if (frameSize < 0) {
-      const next = await nextIntactFrame(window, position + 1);
+      const next = await nextIntactFrame(window, position + 1, afterFrame);
       if (next < 0) break;
       damaged.push({ offset: position, length: next - position });
       position = next;

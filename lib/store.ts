@@ -6,7 +6,7 @@ import { type FileSystem, readWholeFile, writeFileAtomically } from './filesyste
 import { BlockCache } from './cache.js';
 import { DiskIndex, TOMBSTONE_LENGTH } from './disk-index.js';
 import { nextDiskPage } from './disk-range.js';
-import { readHint, readHintedLength, writeHint } from './hint.js';
+import { NewestRecords, readHint, readHintedLength } from './hint.js';
 import { IndexFile, writeIndexFile } from './index-file.js';
 import { applyCounts, countLive, COUNTS_FILE, decodeCounts, encodeCounts, type LiveCounts } from './live-counts.js';
 import {
@@ -52,7 +52,6 @@ import {
   hintFileName,
   indexFileName,
   newDataFile,
-  NewestRecords,
   nextDataFileId,
   parseFileName,
   parseIndexFileName,
@@ -61,6 +60,7 @@ import {
   scanDataFile,
 } from './segment.js';
 import { type SnapshotOptions, type SnapshotSummary, writeSnapshot } from './snapshot.js';
+import { BACKGROUND_SLICE_MS, TimeSlice } from './time-slice.js';
 import { type Group, Writer } from './writer.js';
 
 export type BatchOperation = { type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes };
@@ -1166,7 +1166,7 @@ export class Store implements MergeHost {
     }
     this.recovery.scannedFiles++;
     const newest = new NewestRecords();
-    const { keep } = newest;
+    const keep = (record: ScannedRecord) => newest.add(record);
     let damaged: { offset: number; length: number }[];
     if (file.segment !== null) {
       damaged = await scanSegment(this.fileSystem, file.fd, file.segment, keep);
@@ -1339,8 +1339,9 @@ export class Store implements MergeHost {
   /** The newest record of each key in a sealed file, read from the file itself, in file order. */
   private async newestRecords(file: DataFile): Promise<ScannedRecord[]> {
     const newest = new NewestRecords();
-    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, newest.keep);
-    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, newest.keep);
+    const keep = (record: ScannedRecord) => newest.add(record);
+    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep);
+    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep);
     return newest.records();
   }
 
@@ -1364,9 +1365,24 @@ export class Store implements MergeHost {
     );
   }
 
-  /** Rebuilds a sealed file's hint from its records: the newest record of each key in it. */
+  /** Rebuilds a sealed file's hint from its records (the newest of each key), in bounded slices of event-loop time. */
   private async writeHintFor(file: DataFile): Promise<void> {
-    await writeHint(this.fileSystem, this.dir, hintFileName(file.id), file.id, file.written, await this.newestRecords(file));
+    const newest = new NewestRecords();
+    const keep = (record: ScannedRecord) => newest.add(record);
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS);
+    const pause = () => slice.pause();
+    // A merge may take and retire the file while this scan yields: its descriptor stays open until the scan is done.
+    file.readers++;
+    try {
+      if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep, pause);
+      else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep, pause);
+    } finally {
+      file.readers--;
+      if (file.retired) this.closeRetired();
+    }
+    const hint = await newest.encode(file.id, file.written, pause);
+    // A retired file is deleted (or about to be) with its hint: writing one now would leave it behind.
+    if (!file.retired) await writeFileAtomically(this.fileSystem, this.dir, hintFileName(file.id), hint);
   }
 }
 

@@ -1,0 +1,37 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+/**
+ * Background work (merges, hint building) runs on the event loop that also
+ * serves reads and completes writes. It calls `pause()` at safe points; once
+ * the current slice has used its budget, that lets every pending callback run
+ * before the work goes on, so no request waits behind more than one slice.
+ */
+export class TimeSlice {
+  private start = performance.now();
+
+  constructor(readonly budgetMs: number) {}
+
+  /** Whether the current slice has used its budget. */
+  get spent(): boolean {
+    return performance.now() - this.start >= this.budgetMs;
+  }
+
+  /** Yields to the event loop if the slice is spent; resolves at once otherwise. */
+  async pause(): Promise<void> {
+    if (this.spent) await this.yield();
+  }
+
+  /** Yields to the event loop and starts a new slice. */
+  async yield(): Promise<void> {
+    await nextTurn();
+    this.restart();
+  }
+
+  /** Starts a new slice (after the caller waited some other way). */
+  restart(): void {
+    this.start = performance.now();
+  }
+}
+
+/** Longest stretch background work holds the event loop (a durable write costs about 0.2-0.4 ms here: a few of them per slice). */
+export const BACKGROUND_SLICE_MS = 2;
