@@ -36,13 +36,19 @@ export class DiskIndex {
     return DiskIndex.find(this.indexes, key);
   }
 
-  has(fileId: number): boolean {
-    return this.indexes.some((index) => index.fileId === fileId);
+  get(fileId: number): IndexFile | undefined {
+    return this.indexes.find((index) => index.fileId === fileId);
   }
 
-  /** Swaps the indexes of `removed` files for `added` ones in one step: a merge's switch. */
-  replace(removed: ReadonlySet<number>, added: readonly IndexFile[]): void {
+  has(fileId: number): boolean {
+    return this.get(fileId) !== undefined;
+  }
+
+  /** Swaps the indexes of `removed` files for `added` ones in one step (a merge's switch); returns the ones taken out. */
+  replace(removed: ReadonlySet<number>, added: readonly IndexFile[]): IndexFile[] {
+    const out = this.indexes.filter((index) => removed.has(index.fileId));
     this.indexes = [...this.indexes.filter((index) => !removed.has(index.fileId)), ...added].sort((a, b) => b.fileId - a.fileId);
+    return out;
   }
 
   memoryBytes(): number {

@@ -23,7 +23,7 @@ import {
   writeMarker,
   writeMergeOutputs,
 } from './merge.js';
-import { openSegment, scanSegment, segmentFileName } from './sealed-segment.js';
+import { openSegment, type SealedSegment, scanSegment, segmentFileName } from './sealed-segment.js';
 import { hashOf, Keydir, type Location, type Snapshot } from './keydir.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions, type SyncMode } from './options.js';
@@ -170,8 +170,7 @@ export class Store implements MergeHost {
    */
   private mergeInputs: ReadonlySet<number> | null = null;
   private changeClock = 0;
-  /** Every open IndexFile by file id: in use, and retired by a merge but maybe still read by a snapshot. */
-  private readonly liveIndexes = new Map<number, IndexFile>();
+  /** Index files a merge took out of use, by file id, open until no snapshot can read them (see closeRetired). */
   private readonly retiredIndexes = new Map<number, IndexFile>();
   private readonly mergeChanges: number[] = [];
   /** Set when an index read failed while counting: the live counts may be off, so a close must not save them. */
@@ -481,12 +480,9 @@ export class Store implements MergeHost {
     const file = match ? this.files.get(Number(match[1])) : undefined;
     if (!file || file.retired || this.closed || this.indexing.has(file.id)) return;
     const work = (async () => {
-      await this.writeIndex(file, indexFileName(file.id));
-      const index = await IndexFile.open(this.fileSystem, `${this.dir}/${indexFileName(file.id)}`, file.id, file.written, this.indexCache);
-      const damaged = this.liveIndexes.get(file.id);
-      // Pages cached from the damaged file are checked ones, but belong to the file being replaced.
-      this.indexCache.forgetFile(file.id);
-      this.addIndex(index, damaged ? new Set([file.id]) : undefined);
+      // Opening the new index drops the cached pages of the damaged one (IndexFile.open).
+      const index = await this.buildIndex(file);
+      const [damaged] = this.disk!.replace(new Set([file.id]), [index]);
       this.recovery.rebuiltIndexes++;
       await damaged?.close();
     })();
@@ -783,8 +779,7 @@ export class Store implements MergeHost {
       const outputIds = run.outputs.map((file) => file.id);
       if (this.disk !== null) {
         this.countMergeOutputs(run);
-        this.disk.replace(new Set(inputIds), outputIndexes);
-        for (const index of outputIndexes) this.liveIndexes.set(index.fileId, index);
+        for (const index of this.disk.replace(new Set(inputIds), outputIndexes)) this.retiredIndexes.set(index.fileId, index);
         outputIndexes = [];
       }
       for (const file of inputs) this.retireFile(file);
@@ -884,11 +879,6 @@ export class Store implements MergeHost {
   /** Takes a merged file out of use; its descriptor closes once no older snapshot or read can need it. */
   private retireFile(file: DataFile): void {
     file.retired = true;
-    const index = this.liveIndexes.get(file.id);
-    if (index) {
-      this.liveIndexes.delete(file.id);
-      this.retiredIndexes.set(file.id, index);
-    }
     this.retiring.set(file, new Set(this.keydir.openSnapshots()));
     this.closeRetired();
   }
@@ -900,12 +890,9 @@ export class Store implements MergeHost {
       this.retiring.delete(file);
       this.files.delete(file.id);
       this.cache.forgetFile(file.id);
-      const index = this.retiredIndexes.get(file.id);
-      if (index) {
-        this.retiredIndexes.delete(file.id);
-        this.indexCache.forgetFile(file.id);
-        index.close().catch(ignore);
-      }
+      // Closing an index file also drops its cached pages.
+      this.retiredIndexes.get(file.id)?.close().catch(ignore);
+      this.retiredIndexes.delete(file.id);
       const fd = file.fd;
       file.fd = -1;
       if (fd >= 0) this.fileSystem.close(fd).catch(ignore);
@@ -984,14 +971,14 @@ export class Store implements MergeHost {
   /** With index: 'disk', at a clean close: saves the live counts, if every sealed file has its index. */
   private async saveCounts(): Promise<void> {
     const files = [...this.files.values()].filter((file) => !file.retired && file.fd >= 0);
-    if (files.some((file) => !this.liveIndexes.has(file.id))) return;
+    if (files.some((file) => !this.disk!.has(file.id))) return;
     await writeFileAtomically(this.fileSystem, this.dir, COUNTS_FILE, encodeCounts(this.seq - 1, files));
   }
 
   /** @internal */
   async closeFiles(): Promise<void> {
-    for (const index of [...this.liveIndexes.values(), ...this.retiredIndexes.values()]) await index.close().catch(ignore);
-    this.liveIndexes.clear();
+    for (const index of [...(this.disk?.indexes ?? []), ...this.retiredIndexes.values()]) await index.close().catch(ignore);
+    this.disk?.replace(new Set(this.disk.indexes.map((index) => index.fileId)), []);
     this.retiredIndexes.clear();
     for (const file of this.files.values()) {
       if (file.fd >= 0) await this.fileSystem.close(file.fd).catch(() => {});
@@ -1071,13 +1058,7 @@ export class Store implements MergeHost {
         continue;
       }
       this.recovery.scannedFiles++;
-      const header = Buffer.alloc(FILE_HEADER_SIZE);
-      await fsys.read(fd, header, 0, FILE_HEADER_SIZE, 0);
-      const headerCheck = checkFileHeader(header, id);
-      if (headerCheck === 'other-version') {
-        const version = header.readUInt16LE(4);
-        throw new KvcaskError(codes.VERSION, `${path} has format version ${version}; this kvcask reads version ${FORMAT_VERSION}`, { file: path, offset: 4 });
-      }
+      const headerCheck = await this.checkHeaderOf(file);
       const scan = await scanDataFile(fsys, fd, size, FILE_HEADER_SIZE, apply);
       const damaged = scan.damaged.map((range) => ({ file: path, ...range }));
       if (headerCheck === 'damaged' && !(newest && scan.validEnd === FILE_HEADER_SIZE)) {
@@ -1133,7 +1114,7 @@ export class Store implements MergeHost {
 
   /** Live counts of every indexed file: the saved ones if they still describe these files, else counted. Returns the newest seq. */
   private countIndexed(counts: LiveCounts | null): number {
-    const indexed = [...this.liveIndexes.keys()].map((id) => this.files.get(id)!);
+    const indexed = this.disk!.indexes.map((index) => this.files.get(index.fileId)!);
     if (counts !== null && applyCounts(counts, indexed)) return counts.seq;
     this.recovery.countedFiles = indexed.length;
     return countLive(this.disk!.indexes, this.files);
@@ -1142,18 +1123,7 @@ export class Store implements MergeHost {
   /** With index: 'disk', opens a sealed file's index, or builds it from the file when it is missing or damaged. */
   private async loadIndexed(file: DataFile, kind: 'data' | 'kvs', size: number, hasIndex: boolean): Promise<void> {
     file.sealed = true;
-    if (kind === 'kvs') {
-      try {
-        file.segment = await openSegment(this.fileSystem, file.fd, file.path, file.id, size);
-      } catch (err) {
-        if ((err as KvcaskError).code !== codes.CORRUPTION) throw err;
-        this.reportDamage([{ file: file.path, offset: (err as KvcaskError).offset ?? 0, length: size }]);
-        await this.fileSystem.close(file.fd);
-        this.files.delete(file.id);
-        return;
-      }
-      file.end = file.written = file.segment.logicalLength;
-    }
+    if (kind === 'kvs' && (await this.openSegmentOf(file, size)) === null) return;
     const path = `${this.dir}/${indexFileName(file.id)}`;
     if (hasIndex) {
       try {
@@ -1171,12 +1141,7 @@ export class Store implements MergeHost {
     if (file.segment !== null) {
       damaged = await scanSegment(this.fileSystem, file.fd, file.segment, keep);
     } else {
-      const header = Buffer.alloc(FILE_HEADER_SIZE);
-      await this.fileSystem.read(file.fd, header, 0, FILE_HEADER_SIZE, 0);
-      const headerCheck = checkFileHeader(header, file.id);
-      if (headerCheck === 'other-version') {
-        throw new KvcaskError(codes.VERSION, `${file.path} has format version ${header.readUInt16LE(4)}; this kvcask reads version ${FORMAT_VERSION}`, { file: file.path, offset: 4 });
-      }
+      const headerCheck = await this.checkHeaderOf(file);
       const scan = await scanDataFile(this.fileSystem, file.fd, size, FILE_HEADER_SIZE, keep);
       damaged = scan.damaged;
       if (headerCheck === 'damaged') damaged.unshift({ offset: 0, length: FILE_HEADER_SIZE });
@@ -1184,18 +1149,21 @@ export class Store implements MergeHost {
     }
     // Reported once: the index built now covers what is intact, and the next open trusts it.
     this.reportDamage(damaged.map((range) => ({ file: file.path, ...range })));
-    await this.writeIndex(file, indexFileName(file.id), newest.records());
-    this.addIndex(await IndexFile.open(this.fileSystem, path, file.id, file.written, this.indexCache));
+    this.addIndex(await this.buildIndex(file, newest.records()));
   }
 
-  private addIndex(index: IndexFile, replacing: ReadonlySet<number> = new Set()): void {
-    this.liveIndexes.set(index.fileId, index);
-    this.disk!.replace(replacing, [index]);
+  private addIndex(index: IndexFile): void {
+    this.disk!.replace(new Set(), [index]);
   }
 
-  /** Indexes a sealed segment from its hint, else from its blocks; a segment whose index is damaged is skipped whole. */
-  private async loadSegment(file: DataFile, size: number, hasHint: boolean, apply: (record: ScannedRecord) => void, needHints: DataFile[]): Promise<void> {
-    file.sealed = true;
+  /** Writes a sealed file's index file (from `records`, else from a scan of the file) and opens it. */
+  private async buildIndex(file: DataFile, records?: ScannedRecord[]): Promise<IndexFile> {
+    await this.writeIndex(file, indexFileName(file.id), records);
+    return IndexFile.open(this.fileSystem, `${this.dir}/${indexFileName(file.id)}`, file.id, file.written, this.indexCache);
+  }
+
+  /** Opens a sealed segment's block index; null when it is damaged, and the segment is then skipped whole. */
+  private async openSegmentOf(file: DataFile, size: number): Promise<SealedSegment | null> {
     try {
       file.segment = await openSegment(this.fileSystem, file.fd, file.path, file.id, size);
     } catch (err) {
@@ -1204,12 +1172,32 @@ export class Store implements MergeHost {
       // Nothing in it can be read: keep it out of the way, but on disk for the user to look at.
       await this.fileSystem.close(file.fd);
       this.files.delete(file.id);
-      return;
+      return null;
     }
     file.end = file.written = file.segment.logicalLength;
-    if (hasHint && (await readHint(this.fileSystem, `${this.dir}/${hintFileName(file.id)}`, file.id, file.segment.logicalLength, apply))) return;
+    return file.segment;
+  }
+
+  /** Reads a data file's header: 'ok' or 'damaged'; another format version rejects with KVCASK_VERSION. */
+  private async checkHeaderOf(file: DataFile): Promise<'ok' | 'damaged'> {
+    const header = Buffer.alloc(FILE_HEADER_SIZE);
+    await this.fileSystem.read(file.fd, header, 0, FILE_HEADER_SIZE, 0);
+    const check = checkFileHeader(header, file.id);
+    if (check !== 'other-version') return check;
+    throw new KvcaskError(codes.VERSION, `${file.path} has format version ${header.readUInt16LE(4)}; this kvcask reads version ${FORMAT_VERSION}`, {
+      file: file.path,
+      offset: 4,
+    });
+  }
+
+  /** Indexes a sealed segment from its hint, else from its blocks; a segment whose index is damaged is skipped whole. */
+  private async loadSegment(file: DataFile, size: number, hasHint: boolean, apply: (record: ScannedRecord) => void, needHints: DataFile[]): Promise<void> {
+    file.sealed = true;
+    const segment = await this.openSegmentOf(file, size);
+    if (segment === null) return;
+    if (hasHint && (await readHint(this.fileSystem, `${this.dir}/${hintFileName(file.id)}`, file.id, segment.logicalLength, apply))) return;
     this.recovery.scannedFiles++;
-    const damaged = await scanSegment(this.fileSystem, file.fd, file.segment, apply);
+    const damaged = await scanSegment(this.fileSystem, file.fd, segment, apply);
     this.reportDamage(damaged.map((range) => ({ file: file.path, ...range })));
     if (damaged.length === 0) needHints.push(file);
   }
@@ -1306,9 +1294,7 @@ export class Store implements MergeHost {
   /** With index: 'disk': writes a sealed file's index, then lets its keys leave the memory part. */
   private indexLater(file: DataFile): void {
     const work = (async () => {
-      await this.writeIndex(file, indexFileName(file.id));
-      const index = await IndexFile.open(this.fileSystem, `${this.dir}/${indexFileName(file.id)}`, file.id, file.written, this.indexCache);
-      this.addIndex(index);
+      this.addIndex(await this.buildIndex(file));
       await this.leaveMemory(file.id);
     })();
     const done = work.then(

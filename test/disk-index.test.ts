@@ -23,6 +23,14 @@ function indexFiles(dir: string): string[] {
   return readdirSync(dir).filter((name) => name.endsWith('.kvx'));
 }
 
+/** Damages one byte of the directory's first index file. */
+function damageIndexFile(dir: string, at: number): void {
+  const victim = join(dir, indexFiles(dir)[0]);
+  const bytes = readFileSync(victim);
+  bytes[at] ^= 0xff;
+  writeFileSync(victim, bytes);
+}
+
 describe("index: 'disk'", () => {
   it('answers every read, range and count exactly as the memory index does, across seals, merges and reopens', async () => {
     const random = rng(4242);
@@ -104,10 +112,7 @@ describe("index: 'disk'", () => {
     let db = await open(dir, { ...SMALL, index: 'disk' });
     for (let i = 0; i < 300; i++) await db.set(`key-${i}`, `value-${i}`);
     await db.close();
-    const victim = join(dir, indexFiles(dir)[0]);
-    const bytes = readFileSync(victim);
-    bytes[6] ^= 0xff;
-    writeFileSync(victim, bytes);
+    damageIndexFile(dir, 6);
     db = await open(dir, { ...SMALL, index: 'disk' });
     expect(db.stats().recovery.rebuiltIndexes).toBe(1);
     for (let i = 0; i < 300; i++) expect(db.getSync(`key-${i}`)?.toString()).toBe(`value-${i}`);
@@ -119,11 +124,8 @@ describe("index: 'disk'", () => {
     let db = await open(dir, { maxFileSize: 64 * 1024, autoMerge: false, index: 'disk' });
     for (let i = 0; i < 1000; i++) await db.set(`key-${String(i).padStart(4, '0')}`, `value-${i}`);
     await db.close();
-    const victim = join(dir, indexFiles(dir)[0]);
-    const bytes = readFileSync(victim);
     // Somewhere in the first entry page, after the header.
-    bytes[4096 + 100] ^= 0xff;
-    writeFileSync(victim, bytes);
+    damageIndexFile(dir, 4096 + 100);
     db = await open(dir, { maxFileSize: 64 * 1024, autoMerge: false, index: 'disk', indexCacheSize: 0 });
     let failure: unknown;
     for (let i = 0; i < 1000 && failure === undefined; i++) {
