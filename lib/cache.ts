@@ -1,10 +1,19 @@
+/** A cached block, and whether it was read since the clock hand last passed it. */
+interface Slot {
+  block: Buffer;
+  used: boolean;
+}
+
 /**
- * Decompressed blocks of sealed segments and pages of index files, kept within a byte budget. A Map
- * keeps insertion order, so deleting and re-inserting a key on a hit makes
- * its first key the least recently used: eviction pops from the front.
+ * Decompressed blocks of sealed segments and pages of index files, kept
+ * within a byte budget, evicted by the clock (second chance) policy: a hit
+ * only marks its slot used, because moving it to the back of an LRU list (a
+ * Map delete and set) cost more than the rest of an index lookup. The Map's
+ * insertion order is the clock: eviction looks at the front, and a used slot
+ * goes to the back unmarked instead of out.
  */
 export class BlockCache {
-  private readonly blocks = new Map<number, Buffer>();
+  private readonly blocks = new Map<number, Slot>();
   private bytes = 0;
   hits = 0;
   misses = 0;
@@ -27,31 +36,35 @@ export class BlockCache {
   }
 
   get(key: number): Buffer | undefined {
-    const block = this.blocks.get(key);
-    if (block === undefined) {
+    const slot = this.blocks.get(key);
+    if (slot === undefined) {
       this.misses++;
       return undefined;
     }
     this.hits++;
-    this.blocks.delete(key);
-    this.blocks.set(key, block);
-    return block;
+    slot.used = true;
+    return slot.block;
   }
 
-  /** Keeps `block` if it fits the budget at all, evicting the least recently used blocks to make room. */
+  /** Keeps `block` if it fits the budget at all, evicting blocks not read since the clock last passed them to make room. */
   set(key: number, block: Buffer): void {
     if (block.length > this.budget) return;
     const old = this.blocks.get(key);
     if (old !== undefined) {
-      this.bytes -= old.length;
+      this.bytes -= old.block.length;
       this.blocks.delete(key);
     }
     while (this.bytes + block.length > this.budget) {
-      const [oldestKey, oldest] = this.blocks.entries().next().value as [number, Buffer];
+      const [oldestKey, oldest] = this.blocks.entries().next().value as [number, Slot];
       this.blocks.delete(oldestKey);
-      this.bytes -= oldest.length;
+      if (oldest.used) {
+        oldest.used = false;
+        this.blocks.set(oldestKey, oldest);
+      } else {
+        this.bytes -= oldest.block.length;
+      }
     }
-    this.blocks.set(key, block);
+    this.blocks.set(key, { block, used: false });
     this.bytes += block.length;
   }
 
@@ -68,10 +81,10 @@ export class BlockCache {
   }
 
   private forgetKeys(first: number, end: number): void {
-    for (const [key, block] of this.blocks) {
+    for (const [key, slot] of this.blocks) {
       if (key >= first && key < end) {
         this.blocks.delete(key);
-        this.bytes -= block.length;
+        this.bytes -= slot.block.length;
       }
     }
   }

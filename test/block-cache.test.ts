@@ -34,4 +34,21 @@ describe('block cache', () => {
     expect(cache.get(BlockCache.keyOf(9, 0))).toBeUndefined();
     expect(cache.get(BlockCache.indexKeyOf(9, 0))).toBeUndefined();
   });
+
+  it('evicts a block not read since it was cached before one that was read, and never passes its budget', () => {
+    const cache = new BlockCache(300);
+    for (const n of [0, 1, 2]) cache.set(BlockCache.keyOf(1, n), Buffer.alloc(100, n));
+    expect(cache.get(BlockCache.keyOf(1, 0))?.[0]).toBe(0);
+    cache.set(BlockCache.keyOf(1, 3), Buffer.alloc(100, 3));
+    expect(cache.size).toBe(300);
+    // Block 0 was read, so it got a second chance; block 1 was the oldest unread one.
+    expect(cache.get(BlockCache.keyOf(1, 1))).toBeUndefined();
+    expect(cache.get(BlockCache.keyOf(1, 0))?.[0]).toBe(0);
+    for (let n = 4; n < 40; n++) {
+      cache.set(BlockCache.keyOf(1, n), Buffer.alloc(1 + (n % 150), n));
+      expect(cache.size).toBeLessThanOrEqual(300);
+    }
+    cache.set(BlockCache.keyOf(1, 99), Buffer.alloc(301));
+    expect(cache.get(BlockCache.keyOf(1, 99))).toBeUndefined();
+  });
 });

@@ -33,7 +33,7 @@ describe('Bloom filter', () => {
     expect(filter.mayContain(Buffer.from('key-0001'))).toBe(true);
     expect(filter.mayContain(Buffer.alloc(0))).toBe(true);
     const near = ['key-0002', 'key-000', 'key-00010', 'key-0011', '\u0000'].map((text) => Buffer.from(text));
-    // 64 bits, 7 hashes, 2 keys: a false positive is possible but these fixed keys were chosen to show none.
+    // One 256-bit block, 8 bits per key, 2 keys: a false positive is possible but these fixed keys show none.
     expect(near.filter((key) => filter.mayContain(key))).toHaveLength(0);
   });
 
@@ -42,22 +42,34 @@ describe('Bloom filter', () => {
     const filter = BloomFilter.forCount(keys.length);
     for (const key of keys.slice(0, 2_500)) filter.add(key);
     const copy = BloomFilter.fromBytes(Buffer.from(filter.bytes), filter.hashCount);
-    expect(copy.hashCount).toBe(7);
+    expect(copy.hashCount).toBe(8);
     expect(keys.map((key) => copy.mayContain(key))).toEqual(keys.map((key) => filter.mayContain(key)));
   });
 
-  it('is sized at about 10 bits per key and never below 64 bits', () => {
-    expect(BloomFilter.forCount(0).bytes.length).toBe(8);
-    expect(BloomFilter.forCount(1_000).bytes.length).toBe(1_250);
-    expect(BloomFilter.forCount(1_000, 20).hashCount).toBe(14);
+  it('is sized at about 10 bits per key in whole 32-byte blocks, at least one', () => {
+    expect(BloomFilter.forCount(0).bytes.length).toBe(32);
+    expect(BloomFilter.forCount(1_000).bytes.length).toBe(1_280);
+    expect(BloomFilter.forCount(1_000, 20).bytes.length).toBe(2_528);
+  });
+
+  it('sets all of a key\'s bits inside one 32-byte block', () => {
+    const filter = BloomFilter.forCount(10_000);
+    for (const key of randomKeys(5, 200)) {
+      const before = filter.bytes;
+      filter.add(key);
+      const after = filter.bytes;
+      const changedBlocks = new Set<number>();
+      for (let i = 0; i < after.length; i++) if (after[i] !== before[i]) changedBlocks.add(Math.floor(i / 32));
+      expect(changedBlocks.size).toBeLessThanOrEqual(1);
+    }
   });
 
   it('rejects bad sizes and hash counts', () => {
     expect(() => BloomFilter.forCount(-1)).toThrow(RangeError);
     expect(() => BloomFilter.forCount(1.5)).toThrow(RangeError);
-    expect(() => BloomFilter.fromBytes(Buffer.alloc(0), 7)).toThrow(RangeError);
-    expect(() => BloomFilter.fromBytes(Buffer.alloc(8), 0)).toThrow(RangeError);
-    expect(() => BloomFilter.fromBytes(Buffer.alloc(8), 31)).toThrow(RangeError);
-    expect(() => BloomFilter.fromBytes(new Uint8Array(8) as Buffer, 7)).toThrow(TypeError);
+    expect(() => BloomFilter.fromBytes(Buffer.alloc(0), 8)).toThrow(RangeError);
+    expect(() => BloomFilter.fromBytes(Buffer.alloc(40), 8)).toThrow(RangeError);
+    expect(() => BloomFilter.fromBytes(Buffer.alloc(32), 7)).toThrow(RangeError);
+    expect(() => BloomFilter.fromBytes(new Uint8Array(32) as Buffer, 8)).toThrow(TypeError);
   });
 });

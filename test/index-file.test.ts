@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BlockCache } from '../lib/cache.js';
 import { codes, KvcaskError } from '../lib/errors.js';
 import { nodeFileSystem } from '../lib/filesystem.js';
-import { IndexFile, type IndexEntry, writeIndexFile } from '../lib/index-file.js';
+import { INDEX_VERSION, IndexFile, type IndexEntry, writeIndexFile } from '../lib/index-file.js';
 import { indexFileName, parseFileName, parseIndexFileName } from '../lib/segment.js';
 import { randomBytes, rng } from './support/random.js';
 import { tempDir } from './support/temp-dir.js';
@@ -224,7 +224,7 @@ describe('index file', () => {
     const { path, index } = await build(randomEntries(14, 10));
     await index.close();
     const file = readFileSync(path);
-    file.writeUInt16LE(2, 4);
+    file.writeUInt16LE(INDEX_VERSION + 1, 4);
     const headerCrc = crc32(file.subarray(0, 76));
     file.writeUInt32LE(headerCrc, 76);
     file.writeUInt32LE(headerCrc, file.length - 4);
