@@ -113,6 +113,15 @@ export class Keydir {
     return this.arena[at] | (this.arena[at + 1] << 8);
   }
 
+  /** The slot's key's first 4 bytes as a big-endian number, zeros after a shorter key: a key-order hint without a copy. */
+  prefixOf(slot: number): number {
+    const at = this.slots[slot * STRIDE + KEY_AT];
+    const length = this.arena[at] | (this.arena[at + 1] << 8);
+    let prefix = 0;
+    for (let i = 0; i < 4; i++) prefix = prefix * 256 + (i < length ? this.arena[at + 2 + i] : 0);
+    return prefix;
+  }
+
   /** A copy of the slot's key. */
   keyOf(slot: number): Buffer {
     const at = this.slots[slot * STRIDE + KEY_AT] + 2;
@@ -124,11 +133,15 @@ export class Keydir {
     return slot < 0 ? null : { fileId: this.fileOf(slot), offset: this.offsetOf(slot), valueLength: this.valueLengthOf(slot) };
   }
 
-  put(key: Uint8Array, fileId: number, offset: number, valueLength: number): void {
+  /** Points `key` at a location, adding it if absent; returns its slot. */
+  put(key: Uint8Array, fileId: number, offset: number, valueLength: number): number {
     const slot = this.find(key);
-    if (slot >= 0) return this.update(slot, key, fileId, offset, valueLength);
+    if (slot >= 0) {
+      this.update(slot, key, fileId, offset, valueLength);
+      return slot;
+    }
     if (this.snapshots.size !== 0) this.remember(key);
-    this.insert(key, fileId, offset, valueLength);
+    return this.insert(key, fileId, offset, valueLength);
   }
 
   /** Points the live key `key`, found at `slot`, at a new location. */
@@ -271,7 +284,7 @@ export class Keydir {
     return leftLength - rightLength;
   }
 
-  private insert(key: Uint8Array, fileId: number, offset: number, valueLength: number): void {
+  private insert(key: Uint8Array, fileId: number, offset: number, valueLength: number): number {
     if (this.count + 1 > (this.mask + 1) * MAX_LOAD) this.growTable();
     const slot = this.allocateSlot();
     this.slots[slot * STRIDE + KEY_AT] = this.storeKey(key);
@@ -287,6 +300,7 @@ export class Keydir {
     this.slots[slot * STRIDE + ENTRY_AT] = i;
     this.count++;
     this.order.add(slot);
+    return slot;
   }
 
   /** Backward-shift deletion: keeps every probe chain unbroken without tombstones. */

@@ -60,6 +60,7 @@ import {
   scanDataFile,
 } from './segment.js';
 import { type SnapshotOptions, type SnapshotSummary, writeSnapshot } from './snapshot.js';
+import { OwedRetires } from './owed-retires.js';
 import { BACKGROUND_SLICE_MS, TimeSlice } from './time-slice.js';
 import { type Group, Writer } from './writer.js';
 
@@ -134,6 +135,8 @@ export interface Stats {
 const RANGE_PAGE = 256;
 /** Keys leaving the memory part per turn of the event loop once their file's index is written. */
 const LEAVE_CHUNK = 10_000;
+/** Owed retires few enough to settle in one turn of the event loop (OwedRetires). */
+const OWED_SETTLED_AT_ONCE = 1_000;
 const ignore = () => {};
 
 /** Whether `record` is whole, intact, a value (not a tombstone) and the record of `key`. */
@@ -164,6 +167,8 @@ export class Store implements MergeHost {
   private readonly snapshotIndexes = new WeakMap<Snapshot, readonly IndexFile[]>();
   /** Files whose index is being written or whose keys are leaving the memory part: not yet mergeable. */
   private readonly indexing = new Map<number, Promise<void>>();
+  /** With index: 'disk', memory-part slots whose older record on disk is not yet counted as overwritten. */
+  private readonly owed = new OwedRetires();
   /**
    * While a merge runs with index: 'disk': its inputs, and each change to their live records as
    * (file, offset, +1 or -1, stamp); only changes stamped after a record was copied touch its copy's count.
@@ -304,8 +309,7 @@ export class Store implements MergeHost {
       this.retire(slot, key.length);
       this.keydir.update(slot, key, group.file.id, offset, length);
     } else {
-      this.retireOnDisk(key);
-      this.keydir.put(key, group.file.id, offset, length);
+      this.hideOnDisk(key, this.keydir.put(key, group.file.id, offset, length));
     }
     this.credit(group.file, key.length, length);
   }
@@ -314,14 +318,64 @@ export class Store implements MergeHost {
     const slot = this.keydir.find(key);
     this.rememberForUndo(group, offset, slot);
     if (slot >= 0) this.retire(slot, key.length);
-    else this.retireOnDisk(key);
     if (this.disk !== null) {
       // The key's older records stay on disk: the delete must be remembered to hide them.
       if (slot >= 0) this.keydir.update(slot, key, group.file.id, offset, TOMBSTONE_LENGTH);
-      else this.keydir.put(key, group.file.id, offset, TOMBSTONE_LENGTH);
+      else this.hideOnDisk(key, this.keydir.put(key, group.file.id, offset, TOMBSTONE_LENGTH));
     } else if (slot >= 0) {
       this.keydir.removeAt(slot, key);
     }
+  }
+
+  /**
+   * With index: 'disk', the new memory-part entry at `slot` hides the key's
+   * newest record on disk, if it has one: counted as overwritten now while a
+   * merge runs (its outputs' counts depend on when), else later (OwedRetires).
+   */
+  private hideOnDisk(key: Uint8Array, slot: number): void {
+    if (this.disk === null) return;
+    if (this.mergeInputs !== null) this.retireOnDisk(key);
+    else this.owed.add(slot);
+  }
+
+  /**
+   * Counts as overwritten every disk record that owed slots hide, in key
+   * order, in slices of event-loop time until few are left; the caller then
+   * settles the rest with settleOwed() in the same turn as the change that
+   * needs exact counts.
+   */
+  private async settleOwedMostly(): Promise<void> {
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS);
+    while (this.owed.size > OWED_SETTLED_AT_ONCE) {
+      const slots = this.keysInOrder(this.owed.list());
+      for (let i = 0; i < slots.length; i++) {
+        this.settleOwedSlot(slots[i]);
+        if ((i & 255) === 255 && slice.spent) await slice.yield();
+      }
+    }
+  }
+
+  /** Settles every owed slot now. */
+  private settleOwed(): void {
+    for (const slot of this.owed.list()) this.settleOwedSlot(slot);
+  }
+
+  private settleOwedSlot(slot: number): void {
+    // Unmarked meanwhile: its write failed and was undone, or a later turn settled it.
+    if (this.owed.delete(slot)) this.retireOnDisk(this.keydir.keyOf(slot));
+  }
+
+  /** `slots` sorted by their keys' first 4 bytes: enough to visit each index page once for all the keys on it. */
+  private keysInOrder(slots: number[]): Uint32Array {
+    const prefixes = new Uint32Array(slots.length);
+    const order = new Uint32Array(slots.length);
+    for (let i = 0; i < slots.length; i++) {
+      prefixes[i] = this.keydir.prefixOf(slots[i]);
+      order[i] = i;
+    }
+    order.sort((a, b) => prefixes[a] - prefixes[b]);
+    for (let i = 0; i < order.length; i++) order[i] = slots[order[i]];
+    return order;
   }
 
   private rememberForUndo(group: Group, offset: number, slot: number): void {
@@ -620,6 +674,7 @@ export class Store implements MergeHost {
 
   private keyCount(): number {
     if (this.disk === null) return this.keydir.size;
+    this.settleOwed();
     let keys = 0;
     for (const file of this.files.values()) if (!file.retired) keys += file.liveKeys;
     return keys;
@@ -754,10 +809,13 @@ export class Store implements MergeHost {
   /** One merge, from writing the outputs to retiring the inputs. */
   private async merge(inputs: DataFile[], signal: AbortSignal, onProgress?: CompactOptions['onProgress']): Promise<MergeResult> {
     const result: MergeResult = { filesMerged: 0, filesWritten: 0, bytesBefore: 0, bytesAfter: 0 };
+    // The merge checks that its inputs' live counts reach zero, so no retire may still be owed when it starts.
+    if (this.disk !== null) await this.settleOwedMostly();
     inputs = inputs.filter((file) => !file.retired && this.files.get(file.id) === file);
     if (inputs.length === 0) return result;
     this.mergeRunning = true;
     if (this.disk !== null) {
+      this.settleOwed();
       this.mergeInputs = new Set(inputs.map((file) => file.id));
       this.mergeChanges.length = 0;
     }
@@ -906,6 +964,7 @@ export class Store implements MergeHost {
   }
 
   stats(): Stats {
+    this.settleOwed();
     const files: FileStats[] = [];
     let liveBytes = 0;
     let deadTotal = 0;
@@ -956,6 +1015,7 @@ export class Store implements MergeHost {
         failure = err;
       }
       while (this.background.size > 0) await Promise.allSettled([...this.background]);
+      if (failure === undefined && this.disk !== null) this.settleOwed();
       if (failure === undefined && this.disk !== null && !this.countsUnsure) await this.saveCounts().catch(ignore);
       await this.closeFiles();
       await this.lock.release();
@@ -1255,7 +1315,8 @@ export class Store implements MergeHost {
     if (location === null) {
       if (slot >= 0) {
         this.keydir.removeAt(slot, key);
-        this.creditOnDisk(key);
+        // A retire still owed was never counted: nothing to credit back.
+        if (!this.owed.delete(slot)) this.creditOnDisk(key);
       }
       return;
     }
@@ -1294,7 +1355,11 @@ export class Store implements MergeHost {
   /** With index: 'disk': writes a sealed file's index, then lets its keys leave the memory part. */
   private indexLater(file: DataFile): void {
     const work = (async () => {
-      this.addIndex(await this.buildIndex(file));
+      const index = await this.buildIndex(file);
+      // Owed lookups must see the disk index without this file: it holds the very records that hide theirs.
+      await this.settleOwedMostly();
+      this.settleOwed();
+      this.addIndex(index);
       await this.leaveMemory(file.id);
     })();
     const done = work.then(
