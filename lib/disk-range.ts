@@ -1,5 +1,6 @@
 import { TOMBSTONE_LENGTH } from './disk-index.js';
 import type { IndexFile } from './index-file.js';
+import { compareBytes } from './key-order.js';
 import type { Snapshot } from './keydir.js';
 import { nextPage, type Page, type ResolvedRange } from './range.js';
 
@@ -13,12 +14,12 @@ interface Run {
 
 function beyondUpper(key: Buffer, range: ResolvedRange): boolean {
   const { lt, lte } = range.bounds;
-  return (lt !== undefined && Buffer.compare(key, lt) >= 0) || (lte !== undefined && Buffer.compare(key, lte) > 0);
+  return (lt !== undefined && compareBytes(key, lt) >= 0) || (lte !== undefined && compareBytes(key, lte) > 0);
 }
 
 function beyondLower(key: Buffer, range: ResolvedRange): boolean {
   const { gt, gte } = range.bounds;
-  return (gt !== undefined && Buffer.compare(key, gt) <= 0) || (gte !== undefined && Buffer.compare(key, gte) < 0);
+  return (gt !== undefined && compareBytes(key, gt) <= 0) || (gte !== undefined && compareBytes(key, gte) < 0);
 }
 
 /** Up to `max` entries of one index file after `after`, within the range: one seek, then a walk in key order. */
@@ -65,23 +66,23 @@ export function nextDiskPage(snapshot: Snapshot, indexes: readonly IndexFile[], 
   for (const run of runs) {
     if (!run.full || run.keys.length === 0) continue;
     const last = run.keys[run.keys.length - 1];
-    if (stop === undefined || sign * Buffer.compare(last, stop) < 0) stop = last;
+    if (stop === undefined || sign * compareBytes(last, stop) < 0) stop = last;
   }
   const at = new Array<number>(runs.length).fill(0);
   for (;;) {
     let next: Buffer | undefined;
     for (let r = 0; r < runs.length; r++) {
       const key = runs[r].keys[at[r]];
-      if (key !== undefined && (next === undefined || sign * Buffer.compare(key, next) < 0)) next = key;
+      if (key !== undefined && (next === undefined || sign * compareBytes(key, next) < 0)) next = key;
     }
-    if (next === undefined || (stop !== undefined && sign * Buffer.compare(next, stop) > 0)) return;
+    if (next === undefined || (stop !== undefined && sign * compareBytes(next, stop) > 0)) return;
     // The first run holding the key, the newest source, decides; a memory entry of -1 was absent from
     // the memory part at the snapshot, so the files below decide.
     let chosen: Run | null = null;
     let chosenAt = 0;
     for (let r = 0; r < runs.length; r++) {
       const run = runs[r];
-      if (at[r] >= run.keys.length || !run.keys[at[r]].equals(next)) continue;
+      if (at[r] >= run.keys.length || compareBytes(run.keys[at[r]], next) !== 0) continue;
       if (chosen === null && !(r === 0 && run.locations[3 * at[r]] === -1)) {
         chosen = run;
         chosenAt = 3 * at[r];

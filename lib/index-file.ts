@@ -4,6 +4,7 @@ import { BlockCache } from './cache.js';
 import { KvcaskError, codes, corruption, ioError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
 import { FILE_HEADER_SIZE, MAX_KEY_SIZE, recordSize } from './record.js';
+import { compareKey, prefixOf } from './key-order.js';
 import { indexFileName } from './segment.js';
 
 /**
@@ -67,27 +68,6 @@ function u16At(bytes: Uint8Array, at: number): number {
 
 function u32At(bytes: Uint8Array, at: number): number {
   return (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16)) + bytes[at + 3] * 0x1000000;
-}
-
-/** Buffer.compare order of `key` against `length` bytes of `buffer` at `start`, without a view per call. */
-function compareKey(key: Uint8Array, buffer: Buffer, start: number, length: number): number {
-  const common = key.length < length ? key.length : length;
-  for (let i = 0; i < common; i++) {
-    const difference = key[i] - buffer[start + i];
-    if (difference !== 0) return difference;
-  }
-  return key.length - length;
-}
-
-/**
- * The first 4 bytes of a key as a big-endian u32, zeros after a shorter key:
- * if one key's prefix is below another's, the key sorts before it too.
- */
-function prefixOf(bytes: Uint8Array, start: number, length: number): number {
-  return (
-    (((length > 0 ? bytes[start] : 0) << 24) | ((length > 1 ? bytes[start + 1] : 0) << 16) | ((length > 2 ? bytes[start + 2] : 0) << 8) | (length > 3 ? bytes[start + 3] : 0)) >>>
-    0
-  );
 }
 
 /**

@@ -1,3 +1,4 @@
+import { prefixOf } from './key-order.js';
 import { type Bounds, SortedList, SortedStringSet } from './sorted-list.js';
 
 /** Where a value lives: data file, offset of its record, length of its value. */
@@ -116,10 +117,7 @@ export class Keydir {
   /** The slot's key's first 4 bytes as a big-endian number, zeros after a shorter key: a key-order hint without a copy. */
   prefixOf(slot: number): number {
     const at = this.slots[slot * STRIDE + KEY_AT];
-    const length = this.arena[at] | (this.arena[at + 1] << 8);
-    let prefix = 0;
-    for (let i = 0; i < 4; i++) prefix = prefix * 256 + (i < length ? this.arena[at + 2 + i] : 0);
-    return prefix;
+    return prefixOf(this.arena, at + 2, this.arena[at] | (this.arena[at + 1] << 8));
   }
 
   /** A copy of the slot's key. */
