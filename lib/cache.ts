@@ -38,6 +38,11 @@ export class BlockCache {
     return block;
   }
 
+  /** Whether `key` is cached; unlike get(), counts neither a hit nor a miss and leaves the eviction order alone. */
+  has(key: number): boolean {
+    return this.blocks.has(key);
+  }
+
   /** Keeps `block` if it fits the budget at all, evicting the least recently used blocks to make room. */
   set(key: number, block: Buffer): void {
     if (block.length > this.budget) return;
