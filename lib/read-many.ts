@@ -23,6 +23,8 @@ export interface ManyReadHost {
   /** Whether the block cache holds the block with this cache key (BlockCache.keyOf), without counting a hit or a miss. */
   hasBlock(key: number): boolean;
   keepBlock(key: number, bytes: Buffer): void;
+  /** The value of `key`, read at once, as getSync() reads it. */
+  lookup(key: Uint8Array): Buffer | undefined;
   /** Where the newest value of `key` lives, or null when it has none. */
   locate(key: Uint8Array): Location | null;
   file(id: number): DataFile;
@@ -73,17 +75,8 @@ export function readMany(host: ManyReadHost, keys: readonly Uint8Array[]): Promi
   try {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
-      const location = host.locate(key);
-      if (location === null) continue;
-      const file = host.file(location.fileId);
-      const size = recordSize(key.length, location.valueLength);
-      if (location.offset + size > file.written && file.segment === null) {
-        // Still in the writer's queue: memory.
-        values[i] = host.readSync(key, location);
-        continue;
-      }
       if (records === null) {
-        values[i] = host.readSync(key, location);
+        values[i] = host.lookup(key);
         // One clock reading per key: the time since the previous one covers this key's lookup (with index: 'disk',
         // perhaps an index page read from the disk) and its read.
         const now = performance.now();
@@ -92,6 +85,15 @@ export function readMany(host: ManyReadHost, keys: readonly Uint8Array[]): Promi
           blocks = new Map();
         }
         clock = now;
+        continue;
+      }
+      const location = host.locate(key);
+      if (location === null) continue;
+      const file = host.file(location.fileId);
+      const size = recordSize(key.length, location.valueLength);
+      if (location.offset + size > file.written && file.segment === null) {
+        // Still in the writer's queue: memory.
+        values[i] = host.readSync(key, location);
         continue;
       }
       const segment = file.segment;

@@ -496,6 +496,7 @@ export class Store implements MergeHost {
     fileSystem: () => this.fileSystem,
     hasBlock: (key) => this.cache.has(key),
     keepBlock: (key, bytes) => this.cache.set(key, bytes),
+    lookup: (key) => this.lookup(key),
     locate: (key) => this.locate(key),
     file: (id) => this.files.get(id)!,
     readSync: (key, location) => this.readValue(key, location.fileId, location.offset, location.valueLength),
