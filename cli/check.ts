@@ -17,8 +17,8 @@ async function checkCommand(_options: unknown, command: Command): Promise<void> 
   if (json) {
     await stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
-    const { dataFiles, hintFiles, records, bytes } = report;
-    const lines = [`checked ${report.dir}: ${dataFiles} data file(s), ${hintFiles} hint file(s), ${records} record(s), ${bytes} bytes`];
+    const { dataFiles, hintFiles, indexFiles, records, bytes } = report;
+    const lines = [`checked ${report.dir}: ${dataFiles} data file(s), ${hintFiles} hint file(s), ${indexFiles} index file(s), ${records} record(s), ${bytes} bytes`];
     for (const d of report.damaged) lines.push(`damaged ${d.file} at offset ${d.offset}, ${d.length} bytes (${d.kind})`);
     if (report.ok) lines.push('ok');
     await stdout.write(`${lines.join('\n')}\n`);
@@ -30,6 +30,6 @@ async function checkCommand(_options: unknown, command: Command): Promise<void> 
 export function registerCheck(program: Command): void {
   program
     .command('check')
-    .description('verify every checksum of every data and hint file (exit 2 if anything is damaged); takes the store\'s lock')
+    .description('verify every checksum of every data, segment, hint and index file (exit 2 if anything is damaged); takes the store\'s lock')
     .action(checkCommand);
 }

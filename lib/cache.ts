@@ -46,6 +46,11 @@ export class BlockCache {
     return slot.block;
   }
 
+  /** Whether `key` is cached; unlike get(), counts neither a hit nor a miss and gives no second chance. */
+  has(key: number): boolean {
+    return this.blocks.has(key);
+  }
+
   /** Keeps `block` if it fits the budget at all, evicting blocks not read since the clock last passed them to make room. */
   set(key: number, block: Buffer): void {
     if (block.length > this.budget) return;

@@ -510,8 +510,28 @@ export class IndexFile {
       if (positions[middle] <= position) low = middle;
       else high = middle - 1;
     }
-    const bytes = this.pageSync(low);
-    const start = bytes.readUInt16LE(PAGE_HEADER_SIZE + 2 * (position - positions[low]));
+    return this.entryIn(this.pageSync(low), position - positions[low]);
+  }
+
+  get pageCount(): number {
+    return this.slots.length - 1;
+  }
+
+  /** Where page `page` lies in the file, in bytes. */
+  pageBounds(page: number): { position: number; length: number } {
+    return { position: this.pagesOffset + this.slots[page] * this.pageSize, length: (this.slots[page + 1] - this.slots[page]) * this.pageSize };
+  }
+
+  /** Every entry of page `page` in stored order, once the page passed its checks (else KVCASK_CORRUPTION). */
+  entriesOf(page: number): IndexEntry[] {
+    const bytes = this.pageSync(page);
+    const count = this.firstPositions[page + 1] - this.firstPositions[page];
+    return Array.from({ length: count }, (_, i) => this.entryIn(bytes, i));
+  }
+
+  /** Entry `i` of a checked page, its key copied out. */
+  private entryIn(bytes: Buffer, i: number): IndexEntry {
+    const start = bytes.readUInt16LE(PAGE_HEADER_SIZE + 2 * i);
     const keyLength = bytes.readUInt16LE(start);
     const key = Buffer.allocUnsafe(keyLength);
     bytes.copy(key, 0, start + 2, start + 2 + keyLength);

@@ -1,6 +1,6 @@
 import { dirname, resolve as resolvePath } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { type Bytes, describe, keyBytes, ownedKeyBytes, valueLength } from './encoding.js';
+import { type Bytes, describe, keyBytes, valueLength } from './encoding.js';
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
 import { type FileSystem, readWholeFile, writeFileAtomically } from './filesystem.js';
 import { BlockCache } from './cache.js';
@@ -29,6 +29,7 @@ import { type DirectoryLock, lockDirectory } from './lock.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions, type SyncMode } from './options.js';
 import { nextPage, type Page, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
 import { ReadBuffer } from './read-buffer.js';
+import { type ManyReadHost, readMany } from './read-many.js';
 import { ReadSnapshot } from './read-snapshot.js';
 import {
   checkFileHeader,
@@ -138,20 +139,6 @@ const LEAVE_CHUNK = 10_000;
 /** Owed retires few enough to settle in one turn of the event loop (OwedRetires). */
 const OWED_SETTLED_AT_ONCE = 1_000;
 const ignore = () => {};
-
-/** Whether `record` is whole, intact, a value (not a tombstone) and the record of `key`. */
-function recordMatches(record: Buffer, key: Uint8Array): boolean {
-  if (checkRecord(record, 0, record.length) !== record.length || (recordFlags(record, 0) & FLAG_TOMBSTONE) !== 0) return false;
-  if (recordKeyLength(record, 0) !== key.length) return false;
-  for (let i = 0; i < key.length; i++) if (record[RECORD_HEADER_SIZE + i] !== key[i]) return false;
-  return true;
-}
-
-/** The value in the record the index says is `key`'s; anything else there is corruption. */
-function valueOf(record: Buffer, key: Uint8Array, file: DataFile, offset: number): Buffer {
-  if (!recordMatches(record, key)) throw corruption('record failed its checksum', file.path, offset);
-  return record.subarray(RECORD_HEADER_SIZE + key.length);
-}
 
 export class Store implements MergeHost {
   /**
@@ -545,47 +532,37 @@ export class Store implements MergeHost {
     this.track(done);
   }
 
-  /** The values of several keys, in order (undefined where missing); the disk reads run in parallel. */
+  /** The values of several keys, in order (undefined where missing); reads that wait on the disk run in parallel (read-many.ts). */
   getMany(keys: readonly Bytes[]): Promise<(Buffer | undefined)[]> {
     if (!Array.isArray(keys)) throw new TypeError(`getMany() takes an array of keys, got ${describe(keys)}`);
-    const owned = keys.map((key, i) => ownedKeyBytes(key, `key ${i}`));
+    const bytes = keys.map((key, i) => keyBytes(key, `key ${i}`));
     try {
       this.checkOpen();
     } catch (err) {
       return Promise.reject(err);
     }
-    const reads = Promise.all(owned.map((key) => this.readAsync(key)));
+    const reads = readMany(this.manyReads, bytes);
     this.track(reads);
     return reads;
   }
+
+  private readonly manyReads: ManyReadHost = {
+    fileSystem: () => this.fileSystem,
+    hasBlock: (key) => this.cache.has(key),
+    keepBlock: (key, bytes) => this.cache.set(key, bytes),
+    lookup: (key) => this.lookup(key),
+    locate: (key) => this.locate(key),
+    file: (id) => this.files.get(id)!,
+    readSync: (key, location) => this.readValue(key, location.fileId, location.offset, location.valueLength),
+    readDone: (file) => {
+      if (file.retired) this.closeRetired();
+    },
+  };
 
   /** Keeps close() waiting until `work` settles; its outcome is the caller's business. */
   private track(work: Promise<unknown>): void {
     const settled: Promise<void> = work.then(ignore, ignore).finally(() => this.background.delete(settled));
     this.background.add(settled);
-  }
-
-  private async readAsync(key: Uint8Array): Promise<Buffer | undefined> {
-    const location = this.locate(key);
-    if (location === null) return undefined;
-    const { fileId, offset, valueLength: length } = location;
-    const file = this.files.get(fileId)!;
-    const size = recordSize(key.length, length);
-    if (file.segment !== null || offset + size > file.written) return this.readValue(key, fileId, offset, length);
-    const record = Buffer.allocUnsafe(size);
-    let read: number;
-    // A merge may retire the file meanwhile: it stays open until this read is done.
-    file.readers++;
-    try {
-      read = await this.fileSystem.read(file.fd, record, 0, size, offset);
-    } catch (err) {
-      throw ioError('read', file.path, err);
-    } finally {
-      file.readers--;
-      if (file.retired) this.closeRetired();
-    }
-    if (read !== size) throw corruption(`record of ${size} bytes runs past the end of the file`, file.path, offset);
-    return valueOf(record, key, file, offset);
   }
 
   private readValue(key: Uint8Array, fileId: number, offset: number, length: number): Buffer {

@@ -93,3 +93,70 @@ describe('check', () => {
     await expect(check(path.join(tempDir(), 'none'))).rejects.toMatchObject({ code: codes.IO });
   });
 });
+
+describe('check of a store with index: disk', () => {
+  /** A store with index: 'disk' whose sealed data files and compressed segments each have a .kvx. */
+  async function diskIndexStore(): Promise<string> {
+    const dir = tempDir();
+    const db = await open(dir, { sync: 'none', maxFileSize: 4096, autoMerge: false, index: 'disk' });
+    for (let i = 0; i < 300; i++) await db.set(`key${i}`, `value-${i}-${'x'.repeat(i % 50)}`);
+    for (let i = 0; i < 300; i += 3) await db.delete(`key${i}`);
+    // Half the files become compressed segments; the rest stay data files.
+    await db.compact();
+    for (let i = 0; i < 200; i++) await db.set(`key${i}`, `again-${i}`);
+    await db.close();
+    return dir;
+  }
+
+  const indexFiles = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith('.kvx')).sort();
+
+  it('checks every index file of a clean store and finds it clean', async () => {
+    const dir = await diskIndexStore();
+    const names = fs.readdirSync(dir);
+    expect(names.some((n) => n.endsWith('.kvs'))).toBe(true);
+    expect(names.some((n) => n.endsWith('.data'))).toBe(true);
+    const report = await check(dir);
+    expect(report).toMatchObject({ ok: true, damaged: [], indexFiles: indexFiles(dir).length });
+    expect(report.indexFiles).toBeGreaterThan(1);
+    expect(fs.readdirSync(dir)).toEqual(names);
+  });
+
+  it('reports an index page that fails its checksum, naming the .kvx file and the page', async () => {
+    const dir = await diskIndexStore();
+    const file = path.join(dir, indexFiles(dir)[0]);
+    // The header takes the first 4 KiB page; the first index page follows.
+    flipByte(file, 4096 + 40);
+    const report = await check(dir);
+    expect(report.ok).toBe(false);
+    expect(report.damaged).toEqual([{ file, offset: 4096, length: 4096, kind: 'index-page' }]);
+  });
+
+  it('reports an index file whose header is damaged as a whole', async () => {
+    const dir = await diskIndexStore();
+    const file = path.join(dir, indexFiles(dir).at(-1)!);
+    flipByte(file, 17);
+    expect((await check(dir)).damaged).toEqual([{ file, offset: expect.any(Number), length: fs.statSync(file).size, kind: 'index-file' }]);
+  });
+
+  it('reports an index page whose entries point at records of other keys, though its checksum holds', async () => {
+    const dir = await diskIndexStore();
+    const name = indexFiles(dir)[0];
+    const file = path.join(dir, name);
+    // A well-formed index of the same file in which two keys swap places.
+    const id = Number(name.slice(0, 8));
+    const { IndexFile, writeIndexFile } = await import('../lib/index-file.js');
+    const { BlockCache } = await import('../lib/cache.js');
+    const { nodeFileSystem } = await import('../lib/filesystem.js');
+    const header = fs.readFileSync(file);
+    const dataLength = header.readUInt32LE(12);
+    const index = await IndexFile.open(nodeFileSystem, file, id, dataLength, new BlockCache(0));
+    const entries = Array.from({ length: index.count }, (_, i) => index.entryAt(i));
+    await index.close();
+    expect(entries.length).toBeGreaterThan(2);
+    [entries[0].offset, entries[1].offset] = [entries[1].offset, entries[0].offset];
+    [entries[0].valueLength, entries[1].valueLength] = [entries[1].valueLength, entries[0].valueLength];
+    await writeIndexFile(nodeFileSystem, dir, id, dataLength, entries);
+    const report = await check(dir);
+    expect(report.damaged).toEqual([{ file, offset: 4096, length: 4096, kind: 'index-entry' }]);
+  });
+});

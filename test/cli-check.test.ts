@@ -20,7 +20,7 @@ describe('kvcask check', () => {
     const dir = await storeOnDisk();
     const result = run(['--dir', dir, 'check']);
     expect(result).toMatchObject({ status: 0, err: '' });
-    expect(result.out).toMatch(new RegExp(`^checked ${dir}: \\d+ data file\\(s\\), \\d+ hint file\\(s\\), 200 record\\(s\\), \\d+ bytes\\nok\\n$`));
+    expect(result.out).toMatch(new RegExp(`^checked ${dir}: \\d+ data file\\(s\\), \\d+ hint file\\(s\\), 0 index file\\(s\\), 200 record\\(s\\), \\d+ bytes\\nok\\n$`));
   });
 
   it('exits 2 after a flipped byte, naming the file and offset on stdout and KVCASK_CORRUPTION on stderr', async () => {
