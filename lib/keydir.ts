@@ -1,4 +1,5 @@
 import { prefixOf } from './key-order.js';
+import { sortByKey } from './key-sort.js';
 import { type Bounds, SortedList, SortedStringSet } from './sorted-list.js';
 
 /** Where a value lives: data file, offset of its record, length of its value. */
@@ -54,6 +55,8 @@ export class Keydir {
   /** Arena positions of the bounds `order` compares against during collect(): slot -1 - i is probeAt[i]. */
   private readonly probeAt: number[] = [];
   readonly order = new SortedList<number>((a, b) => this.compareSlots(a, b));
+  /** Whether `order` is out of date until buildOrder() (see deferOrder). */
+  private orderDeferred = false;
   private readonly snapshots = new Set<Snapshot>();
 
   get size(): number {
@@ -159,7 +162,7 @@ export class Keydir {
   /** Removes the live key `key`, found at `slot`. */
   removeAt(slot: number, key: Uint8Array): void {
     if (this.snapshots.size !== 0) this.remember(key);
-    this.order.delete(slot);
+    if (!this.orderDeferred) this.order.delete(slot);
     this.unlinkEntry(this.slots[slot * STRIDE + ENTRY_AT]);
     this.arenaGarbage += 2 + key.length;
     this.freeSlots.push(slot);
@@ -184,8 +187,33 @@ export class Keydir {
     this.removeAt(slot, this.keyOf(slot));
   }
 
+  /**
+   * Stops keeping the key order up to date until buildOrder(). Inserting
+   * millions of keys one by one into the sorted list costs cache misses per
+   * comparison, and grew faster than the key count: open() loads every key
+   * this way, then sorts them all at once.
+   */
+  deferOrder(): void {
+    this.orderDeferred = true;
+  }
+
+  /** Sorts every live key into `order` (after deferOrder()); linear in the number of keys for random keys. */
+  buildOrder(): void {
+    if (!this.orderDeferred) return;
+    this.orderDeferred = false;
+    const free = new Uint8Array(this.nextSlot);
+    for (const slot of this.freeSlots) free[slot] = 1;
+    const live = new Uint32Array(this.count);
+    // In slot order, which after an open is arena order: reading the keys to sort them walks the arena forwards.
+    for (let slot = 0, n = 0; slot < this.nextSlot; slot++) if (free[slot] === 0) live[n++] = slot;
+    const slots = this.slots;
+    sortByKey(this.arena, live, (slot) => slots[slot * STRIDE + KEY_AT]);
+    this.order.assign(live);
+  }
+
   /** Collects up to `max` slots in key order within bounds, after `after`. */
   collect(out: number[], max: number, bounds: Bounds<Uint8Array>, reverse: boolean, after?: Uint8Array): number {
+    this.buildOrder();
     // Bounds are copied past the arena's end, so that they compare like keys: slot -1 - i is probe i.
     this.probeAt.length = 0;
     let end = this.arenaUsed;
@@ -297,7 +325,7 @@ export class Keydir {
     this.table[at + E_VALUE_LENGTH] = valueLength;
     this.slots[slot * STRIDE + ENTRY_AT] = i;
     this.count++;
-    this.order.add(slot);
+    if (!this.orderDeferred) this.order.add(slot);
     return slot;
   }
 
@@ -319,15 +347,19 @@ export class Keydir {
 
   private growTable(): void {
     const old = this.table;
-    this.table = new Uint32Array(old.length * 2);
-    this.mask = this.table.length / ENTRY - 1;
+    const table = new Uint32Array(old.length * 2);
+    const mask = table.length / ENTRY - 1;
+    const slots = this.slots;
     for (let e = 0; e < old.length; e += ENTRY) {
       if (old[e + E_SLOT] === 0) continue;
-      let i = old[e + E_HASH] & this.mask;
-      while (this.table[i * ENTRY + E_SLOT] !== 0) i = (i + 1) & this.mask;
-      this.table.set(old.subarray(e, e + ENTRY), i * ENTRY);
-      this.slots[(old[e + E_SLOT] - 1) * STRIDE + ENTRY_AT] = i;
+      let i = old[e + E_HASH] & mask;
+      while (table[i * ENTRY + E_SLOT] !== 0) i = (i + 1) & mask;
+      // Field by field: a subarray per entry cost more than the copy (an open grows the table through millions of keys).
+      for (let field = 0; field < ENTRY; field++) table[i * ENTRY + field] = old[e + field];
+      slots[(old[e + E_SLOT] - 1) * STRIDE + ENTRY_AT] = i;
     }
+    this.table = table;
+    this.mask = mask;
   }
 
   private storeKey(key: Uint8Array): number {

@@ -119,6 +119,18 @@ export class SortedList<T> {
     this.count = 0;
   }
 
+  /** Replaces the contents with `sorted`, which must be strictly ascending: linear, with no comparison. */
+  assign(sorted: ArrayLike<T>): void {
+    this.clear();
+    for (let start = 0; start < sorted.length; start += this.load) {
+      const chunk: T[] = [];
+      for (let i = start; i < Math.min(start + this.load, sorted.length); i++) chunk.push(sorted[i]);
+      this.chunks.push(chunk);
+      this.maxes.push(chunk[chunk.length - 1]);
+    }
+    this.count = sorted.length;
+  }
+
   /**
    * Collects up to `max` keys, in ascending order (or descending if `reverse`), that lie within bounds,
    * starting just after `after` (exclusive; in reverse order "after" means strictly smaller) when `after` is given.

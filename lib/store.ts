@@ -1053,6 +1053,8 @@ export class Store implements MergeHost {
     let counted = this.disk === null;
     let active: DataFile | null = null;
     const needHints: DataFile[] = [];
+    // Sorting the loaded keys once is linear; inserting each into the sorted order grew faster than the key count.
+    this.keydir.deferOrder();
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       // Appends continue only in a data file that is the newest file of all.
@@ -1116,6 +1118,7 @@ export class Store implements MergeHost {
       }
     }
     if (!counted) maxSeq = this.countIndexed(counts);
+    this.keydir.buildOrder();
     this.seq = maxSeq + 1;
     const lastId = ids.length > 0 ? ids[ids.length - 1] : 0;
     if (active === null || active.end >= this.options.maxFileSize) {

@@ -51,4 +51,37 @@ describe('keydir', () => {
     });
     expect(wrong).toEqual([]);
   });
+
+  it('keeps key order through removals and slot reuse while the order is deferred, and after it is built', () => {
+    const random = rng(12);
+    const keydir = new Keydir();
+    const reference = new Map<string, Buffer>();
+    const pool = Array.from({ length: 20_000 }, () => randomBytes(random, Math.floor(random() * 20), [0, 1, 0x7f, 0xff]));
+    const step = (i: number) => {
+      const key = pool[Math.floor(random() * pool.length)];
+      if (random() < 0.3) {
+        keydir.remove(key);
+        reference.delete(key.toString('hex'));
+      } else {
+        keydir.put(key, 1, i, 0);
+        reference.set(key.toString('hex'), key);
+      }
+    };
+    const expectOrdered = () => {
+      const ordered: number[] = [];
+      keydir.collect(ordered, Infinity, {}, false);
+      expect(ordered.map((slot) => keydir.keyOf(slot))).toEqual([...reference.values()].sort(Buffer.compare));
+    };
+    for (let i = 0; i < 5_000; i++) step(i);
+    keydir.deferOrder();
+    for (let i = 0; i < 60_000; i++) step(i);
+    keydir.buildOrder();
+    expectOrdered();
+    for (let i = 0; i < 20_000; i++) step(i);
+    expectOrdered();
+    // A range asked for while the order is deferred builds it first.
+    keydir.deferOrder();
+    for (let i = 0; i < 20_000; i++) step(i);
+    expectOrdered();
+  });
 });

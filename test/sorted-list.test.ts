@@ -193,6 +193,28 @@ describe('SortedStringSet', () => {
     expect(s.size).toBe(0);
   });
 
+  it('takes a sorted array whole in chunks of its load, and then adds and deletes as if built one key at a time', () => {
+    const s = new SortedStringSet(4);
+    s.add('zz');
+    const keys = Array.from({ length: 23 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    s.assign(keys);
+    expect(s.size).toBe(23);
+    expect([...s]).toEqual(keys);
+    expect(chunkCount(s)).toBe(6);
+    expectWellFormed(s, 4);
+    expect(s.has('zz')).toBe(false);
+    expect(s.add('k05a')).toBe(true);
+    expect(s.add('k05')).toBe(false);
+    expect(s.delete('k22')).toBe(true);
+    const out: string[] = [];
+    s.collect(out, 3, { gt: 'k04' }, false);
+    expect(out).toEqual(['k05', 'k05a', 'k06']);
+    expectWellFormed(s, 4);
+    s.assign([]);
+    expect(s.size).toBe(0);
+    expect([...s]).toEqual([]);
+  });
+
   it('forgets everything on clear and is reusable afterwards', () => {
     const s = new SortedStringSet(4);
     for (let i = 0; i < 50; i++) s.add(String.fromCharCode(i));
