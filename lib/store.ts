@@ -334,11 +334,14 @@ export class Store implements MergeHost {
   private async settleOwedMostly(): Promise<void> {
     const slice = new TimeSlice(BACKGROUND_SLICE_MS);
     while (this.owed.size > OWED_SETTLED_AT_ONCE) {
+      const before = this.owed.size;
       const slots = this.keysInOrder(this.owed.list());
       for (let i = 0; i < slots.length; i++) {
         this.settleOwedSlot(slots[i]);
         if ((i & 255) === 255 && slice.spent) await slice.yield();
       }
+      // Writes of new keys outpaced the slices: the caller settles the rest in one go rather than chase them forever.
+      if (this.owed.size >= before) return;
     }
   }
 
