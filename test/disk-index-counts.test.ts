@@ -73,6 +73,25 @@ describe("index: 'disk' live counts", () => {
     await db.close();
   });
 
+  it('settles thousands of owed lookups, in slices, before the file that hides them is indexed', async () => {
+    const dir = tempDir();
+    let db = await open(dir, { index: 'disk', autoMerge: false });
+    await db.batch(Array.from({ length: 6000 }, (_, i) => ({ type: 'put' as const, key: keyOf(i), value: `old ${i}` })));
+    await db.close();
+    db = await open(dir, { index: 'disk', autoMerge: false });
+    // 4,000 keys hidden (3,000 overwritten, 1,000 deleted) plus 2,000 new ones, all in one active file.
+    await db.batch(Array.from({ length: 3000 }, (_, i) => ({ type: 'put' as const, key: keyOf(2 * i), value: `new ${i}` })));
+    await db.batch(Array.from({ length: 1000 }, (_, i) => ({ type: 'del' as const, key: keyOf(2 * i + 1) })));
+    await db.batch(Array.from({ length: 2000 }, (_, i) => ({ type: 'put' as const, key: keyOf(6000 + i), value: `fresh ${i}` })));
+    // close() seals the active file: its index joins the others only after every owed lookup is settled.
+    await db.close();
+    db = await open(dir, { index: 'disk', autoMerge: false });
+    const stats = db.stats();
+    expect(stats.keys).toBe(7000);
+    expect(stats.files.find((file) => file.id === Math.min(...stats.files.map((f) => f.id)))?.liveKeys).toBe(6000 - 4000);
+    await db.close();
+  });
+
   it('takes nothing back from a key on disk when a write that hid it fails', async () => {
     const dir = tempDir();
     const fileSystem = new FaultyFileSystem();
