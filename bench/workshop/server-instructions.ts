@@ -18,8 +18,8 @@ import autocannon from 'autocannon';
 import { BARE, CLI, fillStore, getPaths, keyOf, startServer, stopServer, VALUE_SIZE } from '../server-processes.js';
 
 const ROUNDS = Number(process.env.KVCASK_WORKSHOP_ROUNDS ?? 3);
-const REQUESTS = Number(process.env.KVCASK_WORKSHOP_REQUESTS ?? 10_000);
-const WARMUP = Number(process.env.KVCASK_WORKSHOP_WARMUP ?? 10_000);
+const REQUESTS = Number(process.env.KVCASK_WORKSHOP_REQUESTS ?? 20_000);
+const WARMUP = Number(process.env.KVCASK_WORKSHOP_WARMUP ?? 30_000);
 const CONNECTIONS = Number(process.env.KVCASK_WORKSHOP_CONNECTIONS ?? 20);
 const KEYS = Number(process.env.KVCASK_WORKSHOP_KEYS ?? 10_000);
 // Which servers to count: "bare", "kvcask" or both (the default), comma-separated.
