@@ -4,10 +4,11 @@
  * callgrind, for the bare node:http server and for `kvcask serve` under the
  * requests of bench/server.ts. Unlike req/s or CPU time, the count does not
  * move with other load on the machine. Each round starts the server under
- * `valgrind --tool=callgrind --instr-atstart=no`, sends WARMUP requests
- * uncounted (the JIT settles), switches counting on with callgrind_control,
- * sends REQUESTS requests, switches it off and reads the total from the
- * profile callgrind writes at exit. Kernel work (socket writes, fdatasync)
+ * `valgrind --tool=callgrind --instr-atstart=no` and sends it WARMUP +
+ * REQUESTS requests in one autocannon run; counting is switched on with
+ * callgrind_control once WARMUP have been answered (the JIT has settled) and
+ * off after the last, and the total is read from the profile callgrind
+ * writes at exit. Kernel work (socket writes, fdatasync)
  * is not counted.
  */
 import { execFileSync } from 'node:child_process';
@@ -40,22 +41,27 @@ function requestsOf(kind: string): autocannon.Request[] {
   throw new TypeError(`unknown case ${kind}: expected get or put`);
 }
 
-async function send(url: string, requests: autocannon.Request[], amount: number): Promise<void> {
-  const result = await autocannon({ url, connections: CONNECTIONS, amount, requests, timeout: 60 });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors`);
-}
-
-/** Instructions per request of one server process over REQUESTS requests after WARMUP. */
+/**
+ * Instructions per request of one server process: one run of WARMUP + REQUESTS requests, counted from the
+ * WARMUP-th answer to the last. One run, not two: the connections a second run would open (and the first would
+ * close) send V8 through code paths it then optimizes again, while counting.
+ */
 async function count(args: string[], kind: string, server: string, scratch: string): Promise<number> {
   const out = join(KEEP ?? scratch, `callgrind-${kind}-${server}-${Date.now()}.out`);
   const { child, port } = await startServer(args, ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`]);
-  const url = `http://127.0.0.1:${port}`;
-  const requests = requestsOf(kind);
-  await send(url, requests, WARMUP);
-  execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
-  await send(url, requests, REQUESTS);
-  execFileSync('callgrind_control', ['-i', 'off', String(child.pid)], { stdio: 'ignore' });
+  const instrument = (on: boolean) => execFileSync('callgrind_control', ['-i', on ? 'on' : 'off', String(child.pid)], { stdio: 'ignore' });
+  const options = { url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, amount: WARMUP + REQUESTS, requests: requestsOf(kind), timeout: 60 };
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    let answered = 0;
+    autocannon(options, (err, done) => (err ? reject(err) : resolve(done))).on('response', () => {
+      answered++;
+      // Synchronous: no request goes out while callgrind switches.
+      if (answered === WARMUP) instrument(true);
+      else if (answered === WARMUP + REQUESTS) instrument(false);
+    });
+  });
   await stopServer(child);
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors`);
   const totals = /^totals: (\d+)/m.exec(readFileSync(out, 'latin1'));
   if (totals === null) throw new Error(`no totals in ${out}`);
   return Number(totals[1]) / REQUESTS;
