@@ -113,7 +113,9 @@ function receive(req: IncomingMessage, res: ServerResponse, declared: number | u
     onGone();
     return;
   }
-  req.on('data', onData).on('end', onEnd).on('error', finish);
+  req.on('data', onData).on('error', finish);
+  // A declared length ends on its last byte (above); only an empty or chunked body needs the stream's end.
+  if (declared === undefined || declared === 0) req.on('end', onEnd);
   // Removed by finish(), so on() rather than once(), which would wrap it.
   res.on('close', onGone);
 }
