@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import type autocannon from 'autocannon';
 import { open } from '../lib/index.js';
 
 export const VALUE_SIZE = 100;
@@ -25,6 +26,16 @@ export function getPaths(count: number, keys: number): string[] {
   const paths: string[] = [];
   for (let i = 0, key = 0; i < Math.min(count, keys); i++, key = (key + 7919) % keys) paths.push(`/kv/${keyOf(key)}`);
   return paths;
+}
+
+/** autocannon's requests for a case: GET of 1,000 of `keys` keys (getPaths), or PUT of key number nextKey() each time. */
+export function autocannonRequests(kind: string, keys: number, nextKey: () => number): autocannon.Request[] {
+  if (kind === 'get') return getPaths(1000, keys).map((path) => ({ method: 'GET', path }));
+  if (kind === 'put') {
+    const body = Buffer.alloc(VALUE_SIZE, 0x76).toString();
+    return [{ method: 'PUT', body, setupRequest: (request) => ({ ...request, path: `/kv/${keyOf(nextKey())}` }) }];
+  }
+  throw new TypeError(`unknown case ${kind}: expected get or put`);
 }
 
 /** Writes `keys` keys with VALUE_SIZE-byte values into a new store at `dir`. */

@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { BARE, CLI, fillStore, getPaths, keyOf, startServer, stopServer, VALUE_SIZE } from '../server-processes.js';
+import { autocannonRequests, BARE, CLI, fillStore, startServer, stopServer } from '../server-processes.js';
 
 const ROUNDS = Number(process.env.KVCASK_WORKSHOP_ROUNDS ?? 3);
 const REQUESTS = Number(process.env.KVCASK_WORKSHOP_REQUESTS ?? 20_000);
@@ -31,15 +31,9 @@ const CASES = process.argv.length > 2 ? process.argv.slice(2) : ['get', 'put'];
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+// PUT keys never repeat, not even across rounds on the same store.
 let fresh = KEYS;
-function requestsOf(kind: string): autocannon.Request[] {
-  if (kind === 'get') return getPaths(1000, KEYS).map((path) => ({ method: 'GET', path }));
-  if (kind === 'put') {
-    const body = Buffer.alloc(VALUE_SIZE, 0x76).toString();
-    return [{ method: 'PUT', body, setupRequest: (request) => ({ ...request, path: `/kv/${keyOf(fresh++)}` }) }];
-  }
-  throw new TypeError(`unknown case ${kind}: expected get or put`);
-}
+const nextKey = () => fresh++;
 
 /**
  * Instructions per request of one server process: one run of WARMUP + REQUESTS requests, counted from the
@@ -50,7 +44,7 @@ async function count(args: string[], kind: string, server: string, scratch: stri
   const out = join(KEEP ?? scratch, `callgrind-${kind}-${server}-${Date.now()}.out`);
   const { child, port } = await startServer(args, ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`]);
   const instrument = (on: boolean) => execFileSync('callgrind_control', ['-i', on ? 'on' : 'off', String(child.pid)], { stdio: 'ignore' });
-  const options = { url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, amount: WARMUP + REQUESTS, requests: requestsOf(kind), timeout: 60 };
+  const options = { url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, amount: WARMUP + REQUESTS, requests: autocannonRequests(kind, KEYS, nextKey), timeout: 60 };
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     let answered = 0;
     autocannon(options, (err, done) => (err ? reject(err) : resolve(done))).on('response', () => {
