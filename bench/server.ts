@@ -1,38 +1,39 @@
 /**
- * `npm run bench:server`: kvcask serve under autocannon with CONNECTIONS
+ * `npm run bench:server`: kvcask serve under autocannon (or wrk, with
+ * KVCASK_BENCH_CLIENT=wrk and bench/wrk/requests.lua) with CONNECTIONS
  * connections, next to a bare node:http server answering 200 in the same run
  * (the ceiling of this machine for Node). Each server runs in a child process
  * of its own, so that the load generator does not share its event loop.
  * Cases: GET of existing keys and durable PUT (sync: 'always',
  * group-committed) of new keys, each after its ceiling: the bare server under
- * the very same requests, so that autocannon's own work per request (which
- * shares the 2 cores) is the same in a case and its ceiling. Besides req/s and
+ * the very same requests, so that the load generator's own work per request
+ * (which shares the 2 cores) is the same in a case and its ceiling. Besides req/s and
  * latency, it reports the CPU time per request of the server process and of
- * the benchmark process, which other load on the machine moves far less than
+ * the load generator, which other load on the machine moves far less than
  * req/s. Results go to stdout and to bench/results/server-<date>.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { open } from '../lib/index.js';
+import { BARE, CLI, fillStore, getPaths, keyOf, startServer, stopServer, VALUE_SIZE } from './server-processes.js';
 
 const SECONDS = Number(process.env.KVCASK_BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.KVCASK_BENCH_CONNECTIONS ?? 100);
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 100_000);
-const VALUE_SIZE = 100;
 // Extra node flags for the server processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--trace-gc".
 const SERVER_FLAGS = (process.env.KVCASK_BENCH_SERVER_FLAGS ?? '').split(' ').filter((flag) => flag.length > 0);
 const TICKS_PER_SECOND = 100;
-// Another build's CLI, to compare two versions of the server back to back.
-const CLI = process.env.KVCASK_BENCH_CLI ?? fileURLToPath(new URL('../cli/kvcask.js', import.meta.url));
 // Distinct keys the GET requests cycle through (autocannon builds each request once per connection).
 const GET_KEYS = Number(process.env.KVCASK_BENCH_GET_KEYS ?? 1000);
 // Which cases to run: "get", "put" or both (the default), comma-separated.
 const CASES = new Set((process.env.KVCASK_BENCH_CASES ?? 'get,put').split(','));
+// The load generator: autocannon, in this process (the default), or wrk (Debian's package), a process of its own.
+const CLIENT = process.env.KVCASK_BENCH_CLIENT ?? 'autocannon';
+const WRK_THREADS = Number(process.env.KVCASK_BENCH_WRK_THREADS ?? 2);
+const WRK_SCRIPT = fileURLToPath(new URL('../../bench/wrk/requests.lua', import.meta.url));
 
 interface Figure {
   name: string;
@@ -43,36 +44,11 @@ interface Figure {
   errors: number;
   /** CPU time (user + system) the server process spent per request answered: unlike req/s, barely moved by other load on the machine. */
   serverCpuUs: number | null;
-  /** The same for the benchmark process, autocannon included. */
-  clientCpuUs: number;
+  /** The same for the load generator: the benchmark process with autocannon in it, or the wrk process. */
+  clientCpuUs: number | null;
   /** Write syscalls (socket writes, file writes) the server process made per request: shows how many requests share a group commit. */
   serverWritesPerRequest: number | null;
   ofCeiling?: number;
-}
-
-// Exits cleanly on SIGTERM so that --cpu-prof (KVCASK_BENCH_SERVER_FLAGS) can write its profile.
-const BARE = `require('node:http').createServer((req, res) => { req.resume(); res.end('ok'); })
-  .listen(0, '127.0.0.1', function () { console.log(JSON.stringify({ port: this.address().port })); });
-  process.on('SIGTERM', () => process.exit(0));`;
-
-/** Starts a server process and resolves with it and the port from the first JSON line it prints with one. */
-function start(args: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...SERVER_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const port = (JSON.parse(line) as { port?: number }).port;
-      if (port !== undefined) resolve({ child, port });
-    });
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.removeAllListeners('exit');
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 }
 
 /** CPU seconds (user + system) a process has used, from /proc; null where there is none. */
@@ -95,73 +71,141 @@ function writeSyscallsOf(pid: number): number | null {
   }
 }
 
-async function load(name: string, server: ChildProcess, options: autocannon.Options, ceiling?: Figure): Promise<Figure> {
-  const serverBefore = cpuSecondsOf(server.pid!);
-  const writesBefore = writeSyscallsOf(server.pid!);
-  const clientBefore = process.cpuUsage();
-  const result = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...options });
-  const serverAfter = cpuSecondsOf(server.pid!);
-  const writesAfter = writeSyscallsOf(server.pid!);
-  const client = process.cpuUsage(clientBefore);
-  const answered = result.requests.total;
+/** What the load generator saw of one case. */
+interface Run {
+  answered: number;
+  requestsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+  /** CPU seconds the load generator used, or null where it cannot tell. */
+  clientCpuSeconds: number | null;
+}
+
+/** A case's requests, for each load generator: autocannon's request list and the arguments of bench/wrk/requests.lua. */
+interface Requests {
+  autocannon: autocannon.Request[];
+  wrk: string[];
+}
+
+async function runAutocannon(url: string, requests: autocannon.Request[]): Promise<Run> {
+  const before = process.cpuUsage();
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests });
+  const used = process.cpuUsage(before);
   return {
-    name,
+    answered: result.requests.total,
     requestsPerSec: result.requests.average,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
-    serverCpuUs: serverBefore === null || serverAfter === null ? null : ((serverAfter - serverBefore) * 1e6) / answered,
-    clientCpuUs: (client.user + client.system) / answered,
-    serverWritesPerRequest: writesBefore === null || writesAfter === null ? null : (writesAfter - writesBefore) / answered,
-    ...(ceiling === undefined ? {} : { ofCeiling: result.requests.average / ceiling.requestsPerSec }),
+    clientCpuSeconds: (used.user + used.system) / 1e6,
   };
 }
 
-const keyOf = (i: number) => `key-${i.toString(16).padStart(12, '0')}`;
+interface WrkSummary {
+  requests: number;
+  durationUs: number;
+  p50Us: number;
+  p99Us: number;
+  non2xx: number;
+  errors: number;
+  cpuSeconds: number;
+}
+
+/** Runs wrk with bench/wrk/requests.lua and reads the JSON line its done() prints. */
+function runWrk(url: string, args: string[]): Promise<Run> {
+  const argv = ['-t', String(WRK_THREADS), '-c', String(CONNECTIONS), '-d', `${SECONDS}s`, '--timeout', '10s', '-s', WRK_SCRIPT, url, '--', ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (err += text));
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'ENOENT' ? new Error('wrk is not installed: apt-get install -y wrk (Debian)') : error),
+    );
+    child.once('exit', (code) => {
+      const line = out.split('\n').findLast((l) => l.startsWith('{'));
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`wrk exited with ${code}: ${err}${out}`));
+        return;
+      }
+      const summary = JSON.parse(line) as WrkSummary;
+      resolve({
+        answered: summary.requests,
+        requestsPerSec: summary.requests / (summary.durationUs / 1e6),
+        p50Ms: summary.p50Us / 1000,
+        p99Ms: summary.p99Us / 1000,
+        non2xx: summary.non2xx,
+        errors: summary.errors,
+        clientCpuSeconds: summary.cpuSeconds < 0 ? null : summary.cpuSeconds,
+      });
+    });
+  });
+}
+
+async function load(name: string, server: ChildProcess, url: string, requests: Requests, ceiling?: Figure): Promise<Figure> {
+  const serverBefore = cpuSecondsOf(server.pid!);
+  const writesBefore = writeSyscallsOf(server.pid!);
+  const run = CLIENT === 'wrk' ? await runWrk(url, requests.wrk) : await runAutocannon(url, requests.autocannon);
+  const serverAfter = cpuSecondsOf(server.pid!);
+  const writesAfter = writeSyscallsOf(server.pid!);
+  const { answered } = run;
+  return {
+    name,
+    requestsPerSec: run.requestsPerSec,
+    p50Ms: run.p50Ms,
+    p99Ms: run.p99Ms,
+    non2xx: run.non2xx,
+    errors: run.errors,
+    serverCpuUs: serverBefore === null || serverAfter === null ? null : ((serverAfter - serverBefore) * 1e6) / answered,
+    clientCpuUs: run.clientCpuSeconds === null ? null : (run.clientCpuSeconds * 1e6) / answered,
+    serverWritesPerRequest: writesBefore === null || writesAfter === null ? null : (writesAfter - writesBefore) / answered,
+    ...(ceiling === undefined ? {} : { ofCeiling: run.requestsPerSec / ceiling.requestsPerSec }),
+  };
+}
 
 async function main(): Promise<void> {
+  if (CLIENT !== 'autocannon' && CLIENT !== 'wrk') throw new TypeError(`KVCASK_BENCH_CLIENT is ${CLIENT}: expected autocannon or wrk`);
   const root = mkdtempSync(join(tmpdir(), 'kvcask-bench-server-'));
   const figures: Figure[] = [];
   const value = Buffer.alloc(VALUE_SIZE, 0x76);
   // GET: a fixed list of requests, built once by autocannon (a per-request setupRequest doubles autocannon's CPU per request,
   // which on 2 cores would be measured instead of the server); the keys are spread over the whole store.
-  const getRequests: autocannon.Request[] = [];
-  for (let i = 0, key = 0; i < Math.min(GET_KEYS, KEYS); i++, key = (key + 7919) % KEYS) getRequests.push({ method: 'GET', path: `/kv/${keyOf(key)}` });
-  // PUT: every request a new key, so it needs setupRequest; its ceiling is measured with the very same generator.
+  const paths = getPaths(GET_KEYS, KEYS);
+  const pathFile = join(root, 'get-paths.txt');
+  writeFileSync(pathFile, `${paths.join('\n')}\n`);
+  const gets: Requests = { autocannon: paths.map((path) => ({ method: 'GET', path })), wrk: ['get', pathFile, String(WRK_THREADS)] };
+  // PUT: every request a new key, so autocannon needs setupRequest; its ceiling is measured with the very same generator.
   let fresh = KEYS;
-  const putRequests: autocannon.Request[] = [
-    { method: 'PUT', body: value.toString(), setupRequest: (request) => ({ ...request, path: `/kv/${keyOf(fresh++)}` }) },
-  ];
+  const puts: Requests = {
+    autocannon: [{ method: 'PUT', body: value.toString(), setupRequest: (request) => ({ ...request, path: `/kv/${keyOf(fresh++)}` }) }],
+    wrk: ['put', String(KEYS), String(VALUE_SIZE), String(WRK_THREADS)],
+  };
   try {
     // The ceilings: the bare server under exactly the requests of each case (it ignores paths and bodies).
-    const bare = await start(['-e', BARE]);
+    const bare = await startServer([...SERVER_FLAGS, '-e', BARE]);
     const bareUrl = `http://127.0.0.1:${bare.port}`;
-    if (CASES.has('get')) figures.push(await load('bare node:http 200 (ceiling), GET requests', bare.child, { url: bareUrl, requests: getRequests }));
-    if (CASES.has('put')) figures.push(await load('bare node:http 200 (ceiling), PUT requests', bare.child, { url: bareUrl, requests: putRequests }));
-    await stop(bare.child);
+    if (CASES.has('get')) figures.push(await load('bare node:http 200 (ceiling), GET requests', bare.child, bareUrl, gets));
+    if (CASES.has('put')) figures.push(await load('bare node:http 200 (ceiling), PUT requests', bare.child, bareUrl, puts));
+    await stopServer(bare.child);
 
     const dir = join(root, 'store');
-    const store = await open(dir, { sync: 'none' });
-    for (let i = 0; i < KEYS; i += 10_000) {
-      const batch = [];
-      for (let j = i; j < Math.min(KEYS, i + 10_000); j++) batch.push({ type: 'put' as const, key: keyOf(j), value });
-      await store.batch(batch);
-    }
-    await store.close();
-
-    const served = await start([CLI, '--dir', dir, 'serve', '--port', '0']);
+    await fillStore(dir, KEYS);
+    const served = await startServer([...SERVER_FLAGS, CLI, '--dir', dir, 'serve', '--port', '0']);
     const url = `http://127.0.0.1:${served.port}`;
-    if (CASES.has('get')) figures.push(await load('GET hit', served.child, { url, requests: getRequests }, figures.find((f) => f.name.endsWith('GET requests'))));
+    if (CASES.has('get')) figures.push(await load('GET hit', served.child, url, gets, figures.find((f) => f.name.endsWith('GET requests'))));
     fresh = KEYS;
-    if (CASES.has('put')) figures.push(await load(`PUT durable (${VALUE_SIZE} B)`, served.child, { url, requests: putRequests }, figures.find((f) => f.name.endsWith('PUT requests'))));
-    await stop(served.child);
+    if (CASES.has('put')) figures.push(await load(`PUT durable (${VALUE_SIZE} B)`, served.child, url, puts, figures.find((f) => f.name.endsWith('PUT requests'))));
+    await stopServer(served.child);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
 
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
-  console.log(`kvcask serve, ${CONNECTIONS} connections, ${SECONDS} s per case, ${KEYS.toLocaleString('en')} keys; ${machine.cpus} cores, Node ${machine.node}`);
+  console.log(`kvcask serve under ${CLIENT}, ${CONNECTIONS} connections, ${SECONDS} s per case, ${KEYS.toLocaleString('en')} keys; ${machine.cpus} cores, Node ${machine.node}`);
   console.table(
     figures.map((f) => ({
       case: f.name,
@@ -170,7 +214,7 @@ async function main(): Promise<void> {
       'p99 ms': f.p99Ms,
       'of ceiling': f.ofCeiling === undefined ? '' : `${(f.ofCeiling * 100).toFixed(1)}%`,
       'server CPU µs/req': f.serverCpuUs === null ? '' : f.serverCpuUs.toFixed(1),
-      'client CPU µs/req': f.clientCpuUs.toFixed(1),
+      'client CPU µs/req': f.clientCpuUs === null ? '' : f.clientCpuUs.toFixed(1),
       'server writes/req': f.serverWritesPerRequest === null ? '' : f.serverWritesPerRequest.toFixed(2),
       'non-2xx': f.non2xx,
       errors: f.errors,
@@ -182,7 +226,7 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString();
   writeFileSync(
     new URL(`server-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir),
-    JSON.stringify({ date: stamp, machine, connections: CONNECTIONS, seconds: SECONDS, keys: KEYS, valueSize: VALUE_SIZE, figures }, null, 2),
+    JSON.stringify({ date: stamp, machine, client: CLIENT, connections: CONNECTIONS, seconds: SECONDS, keys: KEYS, valueSize: VALUE_SIZE, figures }, null, 2),
   );
 }
 

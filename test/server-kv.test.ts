@@ -54,6 +54,18 @@ describe('PUT, GET, HEAD and DELETE /kv/{key}', () => {
     expect(get.body.equals(value)).toBe(true);
   });
 
+  it('returns values of every size byte for byte: empty, small, and around and far past 16 KiB', async () => {
+    const { port } = await serve();
+    for (const length of [0, 1, 255, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 200_000]) {
+      const value = Buffer.from(Array.from({ length }, (_, i) => (i * 131 + 7) & 0xff));
+      expect((await request(port, `/kv/size-${length}`, { method: 'PUT', body: value })).status).toBe(204);
+      const get = await request(port, `/kv/size-${length}`);
+      expect(get.status).toBe(200);
+      expect(get.headers['content-length']).toBe(String(length));
+      expect(get.body.equals(value)).toBe(true);
+    }
+  });
+
   it('decodes %2F as a slash inside the key and takes unencoded characters as their bytes', async () => {
     const { port, store } = await serve();
     await request(port, '/kv/a%2Fb', { method: 'PUT', body: '1' });

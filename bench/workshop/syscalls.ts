@@ -11,28 +11,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseStraceSummary } from './strace-summary.js';
 import { dataset, KINDS, parseKind, prepare } from './workload.js';
 
 const OPS = Number(process.env.KVCASK_WORKSHOP_OPS ?? 100_000);
 const KEYS = Number(process.env.KVCASK_WORKSHOP_KEYS ?? 100_000);
 const child = fileURLToPath(new URL('./run-workload.js', import.meta.url));
 
-/** Parses the summary table `strace -c` writes: calls per syscall name. */
-function parseSummary(text: string): Map<string, number> {
-  const calls = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const fields = line.trim().split(/\s+/);
-    // Rows: % time, seconds, usecs/call, calls, [errors], syscall; the total row ends with "total".
-    if (fields.length < 5 || !/^\d/.test(fields[0]) || fields.at(-1) === 'total') continue;
-    calls.set(fields.at(-1)!, Number(fields[3]));
-  }
-  return calls;
-}
-
 function count(kind: string, dir: string, ops: number, scratch: string): Map<string, number> {
   const out = join(scratch, `${kind}-${ops}.strace`);
   execFileSync('strace', ['-c', '-f', '-o', out, process.execPath, child, kind, dir, String(ops), String(KEYS)], { stdio: 'inherit' });
-  return parseSummary(readFileSync(out, 'utf8'));
+  return parseStraceSummary(readFileSync(out, 'utf8'));
 }
 
 const kinds = process.argv.length > 2 ? process.argv.slice(2).map(parseKind) : KINDS;
