@@ -22,7 +22,8 @@ async function compactCommand(_options: unknown, command: Command): Promise<void
         `merged ${result.filesMerged} file(s) of ${result.bytesBefore} bytes into ${result.filesWritten} of ${result.bytesAfter} bytes: ${reclaimed} bytes reclaimed\n`,
       );
     }
-  });
+    // The command holds the store alone (the lock): no request to protect from the merge's I/O, so no rate limit.
+  }, { mergeRateLimit: 0 });
 }
 
 export function registerCompact(program: Command): void {

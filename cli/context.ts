@@ -25,9 +25,9 @@ export function globals(command: Command): Globals {
   return command.optsWithGlobals<Globals>();
 }
 
-export async function withStore<T>(command: Command, use: (store: Store) => Promise<T>): Promise<T> {
+export async function withStore<T>(command: Command, use: (store: Store) => Promise<T>, extra: OpenOptions = {}): Promise<T> {
   // A one-shot command starts no background merge (close() would only abort it); `compact` merges on request.
-  const store = await open(globals(command).dir, { ...chosenStoreOptions(command), autoMerge: false });
+  const store = await open(globals(command).dir, { ...chosenStoreOptions(command), autoMerge: false, ...extra });
   try {
     return await use(store);
   } finally {

@@ -297,7 +297,14 @@ export async function writeMergeOutputs(host: MergeHost, inputs: DataFile[], sig
     let readBefore = 0;
     for (const input of inputs) {
       const first = run.moveCount;
+      // Bytes of this input read so far, from the end of the last record seen (logical offsets scaled to stored bytes
+      // in a segment): counted as the scan goes, so the rate limit spreads the merge's I/O evenly over each file
+      // instead of letting a whole file through at full speed and then sleeping for it.
+      const scale = input.segment !== null ? fileBytes(input) / Math.max(1, input.segment.logicalLength) : 1;
+      let within = 0;
+      const paceWithin = () => pace(readBefore + Math.floor(within * scale));
       const onRecord = (record: ScannedRecord, bytes: Buffer) => {
+        within = record.offset + bytes.length;
         const tombstone = (record.flags & FLAG_TOMBSTONE) !== 0;
         const hash = hashOf(record.key);
         if (tombstone) {
@@ -320,10 +327,10 @@ export async function writeMergeOutputs(host: MergeHost, inputs: DataFile[], sig
       };
       if (signal?.aborted) throw aborted(signal);
       if (input.segment !== null) {
-        const damaged = await scanSegment(host.fileSystem, input.fd, input.segment, onRecord, () => pace(readBefore));
+        const damaged = await scanSegment(host.fileSystem, input.fd, input.segment, onRecord, paceWithin);
         if (damaged.length > 0) throw corruption('a block failed its checks during a merge', input.path, damaged[0].offset);
       } else {
-        const scan = await scanDataFile(host.fileSystem, input.fd, input.written, FILE_HEADER_SIZE, onRecord, () => pace(readBefore));
+        const scan = await scanDataFile(host.fileSystem, input.fd, input.written, FILE_HEADER_SIZE, onRecord, paceWithin);
         if (scan.damaged.length > 0 || scan.tailBytes > 0) {
           const at = scan.damaged[0]?.offset ?? scan.validEnd;
           throw corruption('damaged data found during a merge', input.path, at);
