@@ -90,7 +90,7 @@ export interface ScanResult {
 
 const WINDOW = 1 << 20;
 /** Records handed over between two calls of a scan's pause hook. */
-const PAUSE_EVERY = 512;
+const PAUSE_EVERY = 64;
 
 /**
  * A read window over a file, so that a scan issues a few large reads instead

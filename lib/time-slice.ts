@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Background work (merges, hint building) runs on the event loop that also
@@ -21,9 +21,16 @@ export class TimeSlice {
     if (this.spent) await this.yield();
   }
 
-  /** Yields to the event loop and starts a new slice. */
+  /**
+   * Yields to the event loop for as long as the slice ran, then starts a new
+   * one: background work that always has more to do takes at most about
+   * half of the event loop. Yielding for one turn only (setImmediate) let a
+   * CPU-bound merge run slice after slice, and a durable write, which needs a
+   * turn to be queued and another for its completion, waited a slice at each.
+   */
   async yield(): Promise<void> {
-    await nextTurn();
+    const ran = performance.now() - this.start;
+    await sleep(Math.max(1, Math.round(ran)));
     this.restart();
   }
 
