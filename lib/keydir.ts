@@ -1,4 +1,3 @@
-import { prefixOf } from './key-order.js';
 import { sortByKey } from './key-sort.js';
 import { type Bounds, SortedList, SortedStringSet } from './sorted-list.js';
 
@@ -117,10 +116,10 @@ export class Keydir {
     return this.arena[at] | (this.arena[at + 1] << 8);
   }
 
-  /** The slot's key's first 4 bytes as a big-endian number, zeros after a shorter key: a key-order hint without a copy. */
-  prefixOf(slot: number): number {
-    const at = this.slots[slot * STRIDE + KEY_AT];
-    return prefixOf(this.arena, at + 2, this.arena[at] | (this.arena[at + 1] << 8));
+  /** Sorts `slots` (live ones) in key order in place, with the radix sort that builds the order at open. */
+  sortSlots(slots: Uint32Array): void {
+    const table = this.slots;
+    sortByKey(this.arena, slots, (slot) => table[slot * STRIDE + KEY_AT]);
   }
 
   /** A copy of the slot's key. */
@@ -141,6 +140,11 @@ export class Keydir {
       this.update(slot, key, fileId, offset, valueLength);
       return slot;
     }
+    return this.add(key, fileId, offset, valueLength);
+  }
+
+  /** Adds `key`, which the caller has just found absent (find() gave -1), so that a write of a new key looks it up once; returns its slot. */
+  add(key: Uint8Array, fileId: number, offset: number, valueLength: number): number {
     if (this.snapshots.size !== 0) this.remember(key);
     return this.insert(key, fileId, offset, valueLength);
   }

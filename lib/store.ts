@@ -138,7 +138,7 @@ const RANGE_PAGE = 256;
 const LEAVE_CHUNK = 10_000;
 /** Owed retires few enough to settle in one turn of the event loop (OwedRetires). */
 const OWED_SETTLED_AT_ONCE = 1_000;
-/** Owed retires sorted together (about 5 ms of sorting), a power of two below 2^21 so a key prefix and a position pack exactly. */
+/** Owed retires sorted together, so that no sort holds the event loop for long. */
 const OWED_SORTED_AT_ONCE = 65_536;
 const ignore = () => {};
 
@@ -298,7 +298,7 @@ export class Store implements MergeHost {
       this.retire(slot, key.length);
       this.keydir.update(slot, key, group.file.id, offset, length);
     } else {
-      this.hideOnDisk(key, this.keydir.put(key, group.file.id, offset, length));
+      this.hideOnDisk(key, this.keydir.add(key, group.file.id, offset, length));
     }
     this.credit(group.file, key.length, length);
   }
@@ -310,7 +310,7 @@ export class Store implements MergeHost {
     if (this.disk !== null) {
       // The key's older records stay on disk: the delete must be remembered to hide them.
       if (slot >= 0) this.keydir.update(slot, key, group.file.id, offset, TOMBSTONE_LENGTH);
-      else this.hideOnDisk(key, this.keydir.put(key, group.file.id, offset, TOMBSTONE_LENGTH));
+      else this.hideOnDisk(key, this.keydir.add(key, group.file.id, offset, TOMBSTONE_LENGTH));
     } else if (slot >= 0) {
       this.keydir.removeAt(slot, key);
     }
@@ -360,20 +360,13 @@ export class Store implements MergeHost {
     if (this.owed.delete(slot)) this.retireOnDisk(this.keydir.keyOf(slot));
   }
 
-  /**
-   * slots[from, to) sorted by their keys' first 4 bytes: close keys look up
-   * the same index pages one after the other, which the page cache then holds.
-   * Each is packed with its position into one exact double, so that the
-   * typed array's own sort (no comparator calls) does the work.
-   */
-  private keysInOrder(slots: number[], from: number, to: number): number[] {
-    const packed = new Float64Array(to - from);
-    for (let i = from; i < to; i++) packed[i - from] = this.keydir.prefixOf(slots[i]) * OWED_SORTED_AT_ONCE + (i - from);
-    packed.sort();
-    const sorted: number[] = [];
-    for (const value of packed) sorted.push(slots[from + (value % OWED_SORTED_AT_ONCE)]);
+  /** slots[from, to) in key order: close keys look up the same index pages one after the other, which the page cache then holds. */
+  private keysInOrder(slots: number[], from: number, to: number): Uint32Array {
+    const sorted = Uint32Array.from(slots.slice(from, to));
+    this.keydir.sortSlots(sorted);
     return sorted;
   }
+
 
   private rememberForUndo(group: Group, offset: number, slot: number): void {
     const position = offset - group.start;
@@ -1311,7 +1304,7 @@ export class Store implements MergeHost {
       return;
     }
     if (slot >= 0) this.keydir.update(slot, key, location.fileId, location.offset, location.valueLength);
-    else this.keydir.put(key, location.fileId, location.offset, location.valueLength);
+    else this.keydir.add(key, location.fileId, location.offset, location.valueLength);
     if (location.valueLength !== TOMBSTONE_LENGTH) this.credit(this.files.get(location.fileId), key.length, location.valueLength);
   }
 
