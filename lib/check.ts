@@ -3,6 +3,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BlockCache } from './cache.js';
 import { decodeHint } from './hint.js';
 import { type IndexEntry, IndexFile } from './index-file.js';
+import { compareBytes } from './key-order.js';
 import { describe } from './encoding.js';
 import { codes, ioError, KvcaskError } from './errors.js';
 import { type FileSystem, nodeFileSystem, readWholeFile } from './filesystem.js';
@@ -298,7 +299,7 @@ async function checkIndexFile(
 function inKeyOrder(previous: Buffer | null, entries: IndexEntry[]): boolean {
   for (let i = 0; i < entries.length; i++) {
     const before = i > 0 ? entries[i - 1].key : previous;
-    if (before !== null && Buffer.compare(before, entries[i].key) >= 0) return false;
+    if (before !== null && compareBytes(before, entries[i].key) >= 0) return false;
   }
   return true;
 }

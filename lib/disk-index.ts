@@ -32,10 +32,6 @@ export class DiskIndex {
     return null;
   }
 
-  find(key: Uint8Array): Location | null {
-    return DiskIndex.find(this.indexes, key);
-  }
-
   get(fileId: number): IndexFile | undefined {
     return this.indexes.find((index) => index.fileId === fileId);
   }

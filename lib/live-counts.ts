@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { corruption } from './errors.js';
 import type { IndexFile } from './index-file.js';
+import { compareBytes } from './key-order.js';
 import { recordSize } from './record.js';
 import type { DataFile } from './segment.js';
 
@@ -106,12 +107,12 @@ export function countLive(indexes: readonly IndexFile[], files: ReadonlyMap<numb
   let maxSeq = 0;
   for (;;) {
     let smallest: Buffer | null = null;
-    for (const head of heads) if (head !== null && (smallest === null || Buffer.compare(head.key, smallest) < 0)) smallest = head.key;
+    for (const head of heads) if (head !== null && (smallest === null || compareBytes(head.key, smallest) < 0)) smallest = head.key;
     if (smallest === null) return maxSeq;
     let decided = false;
     for (let i = 0; i < heads.length; i++) {
       const head = heads[i];
-      if (head === null || !head.key.equals(smallest)) continue;
+      if (head === null || compareBytes(head.key, smallest) !== 0) continue;
       const file = owners[i];
       if (head.seq < file.minSeq) file.minSeq = head.seq;
       if (head.seq > maxSeq) maxSeq = head.seq;

@@ -298,7 +298,6 @@ export class KvcaskServer {
         const value = this.store.getSync(key);
         if (value === undefined) throw new HttpError(404, codes.NOT_FOUND, 'no such key');
         res.writeHead(200, ['content-type', OCTETS, 'content-length', value.length]);
-        // Node sends no body for HEAD whatever end() is given.
         if (method === 'HEAD') res.end();
         else if (value.length <= STRING_BODY_MAX) sendSmall(res, value);
         else res.end(value);

@@ -904,11 +904,13 @@ export class Store implements MergeHost {
       }
     }
     // A failed write may have pointed a key back at an input since the relocation: move it again.
-    for (const input of this.disk === null ? run.inputs : []) {
-      if (input.liveKeys === 0) continue;
-      const [from, to] = run.inputMoves.get(input.id) ?? [0, 0];
-      relocateRange(this.keydir, run, this.files, from, to);
-      if (input.liveKeys !== 0) return false;
+    if (this.disk === null) {
+      for (const input of run.inputs) {
+        if (input.liveKeys === 0) continue;
+        const [from, to] = run.inputMoves.get(input.id) ?? [0, 0];
+        relocateRange(this.keydir, run, this.files, from, to);
+        if (input.liveKeys !== 0) return false;
+      }
     }
     for (const [undo, i, index] of remaps) [undo[i + 1], undo[i + 2]] = run.outputOf(index);
     return true;

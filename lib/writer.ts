@@ -136,8 +136,8 @@ export class Writer {
   }
 
   private groupBuffer(size: number): Buffer {
-    const spare = this.spares.pop();
-    if (spare !== undefined && spare.length >= size) return spare;
+    // A spare too small for this group stays for a later one rather than becoming garbage.
+    if (this.spares.length > 0 && this.spares[this.spares.length - 1].length >= size) return this.spares.pop()!;
     return Buffer.allocUnsafe(Math.max(FIRST_GROUP_CAPACITY, size));
   }
 

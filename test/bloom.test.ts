@@ -60,7 +60,7 @@ describe('Bloom filter', () => {
       const after = filter.bytes;
       const changedBlocks = new Set<number>();
       for (let i = 0; i < after.length; i++) if (after[i] !== before[i]) changedBlocks.add(Math.floor(i / 32));
-      expect(changedBlocks.size).toBeLessThanOrEqual(1);
+      expect(changedBlocks.size).toBe(1);
     }
   });
 
