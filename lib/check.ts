@@ -8,7 +8,7 @@ import { describe } from './encoding.js';
 import { codes, ioError, KvcaskError } from './errors.js';
 import { type FileSystem, nodeFileSystem, readWholeFile } from './filesystem.js';
 import { lockDirectory } from './lock.js';
-import { checkFileHeader, checkRecord, FILE_HEADER_SIZE, FLAG_TOMBSTONE, FORMAT_VERSION, RECORD_HEADER_SIZE, recordFlags, recordKeyLength, recordSeq, recordSize } from './record.js';
+import { checkFileHeader, FILE_HEADER_SIZE, FLAG_TOMBSTONE, FORMAT_VERSION, isRecordOf, recordFlags, recordSeq, recordSize } from './record.js';
 import { openSegment, type SealedSegment, scanSegment, segmentFileName } from './sealed-segment.js';
 import { dataFileName, hintFileName, indexFileName, parseFileName, parseIndexFileName, scanDataFile } from './segment.js';
 import { abortedError, checkSignalOption } from './snapshot.js';
@@ -364,8 +364,5 @@ async function pagesWithStrayEntries(
 
 /** Whether `record` is intact and is the one `entry` describes: its key, seq, tombstone flag and length. */
 function matches(record: Buffer, entry: IndexEntry): boolean {
-  if (checkRecord(record, 0, record.length) !== record.length || recordSeq(record, 0) !== entry.seq) return false;
-  if (recordKeyLength(record, 0) !== entry.key.length) return false;
-  if (((recordFlags(record, 0) & FLAG_TOMBSTONE) !== 0) !== entry.tombstone) return false;
-  return record.compare(entry.key, 0, entry.key.length, RECORD_HEADER_SIZE, RECORD_HEADER_SIZE + entry.key.length) === 0;
+  return isRecordOf(record, entry.key) && recordSeq(record, 0) === entry.seq && ((recordFlags(record, 0) & FLAG_TOMBSTONE) !== 0) === entry.tombstone;
 }

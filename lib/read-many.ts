@@ -2,7 +2,7 @@ import { BlockCache } from './cache.js';
 import { corruption, ioError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
 import type { Location } from './keydir.js';
-import { checkRecord, FLAG_TOMBSTONE, RECORD_HEADER_SIZE, recordFlags, recordKeyLength, recordSize } from './record.js';
+import { FLAG_TOMBSTONE, isRecordOf, RECORD_HEADER_SIZE, recordFlags, recordSize } from './record.js';
 import type { DataFile } from './segment.js';
 
 /**
@@ -210,11 +210,6 @@ function readBlock(host: ManyReadHost, late: LateBlock, values: (Buffer | undefi
 
 /** The value in `record` when it is an intact live record of `key`; anything else where the index points is corruption. */
 function valueIn(record: Buffer, key: Uint8Array, file: DataFile, offset: number): Buffer {
-  const intact =
-    checkRecord(record, 0, record.length) === record.length &&
-    (recordFlags(record, 0) & FLAG_TOMBSTONE) === 0 &&
-    recordKeyLength(record, 0) === key.length &&
-    record.compare(key, 0, key.length, RECORD_HEADER_SIZE, RECORD_HEADER_SIZE + key.length) === 0;
-  if (!intact) throw corruption('record failed its checksum', file.path, offset);
+  if (!isRecordOf(record, key) || (recordFlags(record, 0) & FLAG_TOMBSTONE) !== 0) throw corruption('record failed its checksum', file.path, offset);
   return record.subarray(RECORD_HEADER_SIZE + key.length);
 }

@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import { compareKey } from './key-order.js';
 
 /**
  * Byte layouts of a data file (docs/format.md is the reference):
@@ -109,6 +110,11 @@ export function checkRecord(buffer: Buffer, position: number, end: number): numb
   const size = checkRecordHeader(buffer, position, end);
   if (size < 0 || buffer.readUInt32LE(position) !== crc32(buffer.subarray(position + 4, position + size))) return -1;
   return size;
+}
+
+/** Whether the whole of `record` is one intact record (CRC included) whose key is `key`, value or tombstone. */
+export function isRecordOf(record: Buffer, key: Uint8Array): boolean {
+  return checkRecord(record, 0, record.length) === record.length && recordKeyLength(record, 0) === key.length && compareKey(key, record, RECORD_HEADER_SIZE, key.length) === 0;
 }
 
 /**
