@@ -27,34 +27,47 @@ function mix(h: number): number {
 }
 
 /**
- * Two independent 32-bit hashes of `key` from one pass over its bytes (FNV-1a,
- * and a multiply-xorshift with murmur2's constant), each finalized by `mix`.
- * Results go to module slots rather than an array, so a lookup allocates nothing.
+ * Two independent 32-bit hashes of `length` bytes of `bytes` at `start`
+ * (FNV-1a, and a multiply-xorshift with murmur2's constant), each finalized
+ * by `mix`, from one pass over the bytes; the unfinished FNV-1a is kept too,
+ * for the in-memory keydir's hash (keydir.ts tableHash), so that a disk-mode
+ * lookup reads the key once for both. Results go to module slots rather than
+ * an array, so a lookup allocates nothing.
  */
 let first = 0;
 let second = 0;
-function hashPair(key: Uint8Array): void {
+let fnv = 0;
+function hashPair(bytes: Uint8Array, start: number, length: number): void {
   let a = 0x811c9dc5;
-  let b = 0x9747b28c ^ key.length;
-  for (let i = 0; i < key.length; i++) {
-    const byte = key[i];
+  let b = 0x9747b28c ^ length;
+  for (let i = start; i < start + length; i++) {
+    const byte = bytes[i];
     a = Math.imul(a ^ byte, 0x01000193);
     b = Math.imul(b ^ byte, 0x5bd1e995);
     b ^= b >>> 15;
   }
+  fnv = a;
   first = mix(a);
   second = mix(b);
 }
 
-/** A key's two filter hashes, taken once and tested against many filters (one per sealed file). */
+/** A key's two filter hashes, taken once and tested against many filters (one per sealed file, and the global one). */
 export class KeyHashes {
   first = 0;
   second = 0;
+  /** FNV-1a of the key before any finalizer (see hashPair). */
+  fnv = 0;
 
   of(key: Uint8Array): this {
-    hashPair(key);
+    return this.ofBytes(key, 0, key.length);
+  }
+
+  /** The hashes of the key stored as `length` bytes of `bytes` at `start`. */
+  ofBytes(bytes: Uint8Array, start: number, length: number): this {
+    hashPair(bytes, start, length);
     this.first = first;
     this.second = second;
+    this.fnv = fnv;
     return this;
   }
 }
@@ -91,14 +104,19 @@ export class BloomFilter {
   }
 
   add(key: Uint8Array): void {
-    hashPair(key);
-    const base = this.blockOf(first);
-    for (let i = 0; i < BLOCK_WORDS; i++) this.words[base + i] |= 1 << (Math.imul(second, WORD_SALTS[i]) >>> 27);
+    hashPair(key, 0, key.length);
+    this.addHashes(first, second);
+  }
+
+  /** add() for a key whose hashes were taken already (KeyHashes). */
+  addHashes(firstHash: number, secondHash: number): void {
+    const base = this.blockOf(firstHash);
+    for (let i = 0; i < BLOCK_WORDS; i++) this.words[base + i] |= 1 << (Math.imul(secondHash, WORD_SALTS[i]) >>> 27);
   }
 
   /** False only if `key` was never added; true for every added key and for about 1% of the others (at 10 bits per key). */
   mayContain(key: Uint8Array): boolean {
-    hashPair(key);
+    hashPair(key, 0, key.length);
     return this.mayContainHashes(first, second);
   }
 

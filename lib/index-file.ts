@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { BLOOM_HASH_COUNT, BloomFilter, type KeyHashes } from './bloom.js';
+import type { GlobalFilter } from './global-filter.js';
 import { BlockCache } from './cache.js';
 import { KvcaskError, codes, corruption, ioError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
@@ -263,8 +264,7 @@ export async function writeIndexFile(fsys: FileSystem, dir: string, fileId: numb
   await fsys.syncDir(dir);
 }
 
-async function readExactly(fsys: FileSystem, fd: number, path: string, length: number, position: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
+async function readExactly(fsys: FileSystem, fd: number, path: string, length: number, position: number, buffer = Buffer.allocUnsafe(length)): Promise<Buffer> {
   let done = 0;
   while (done < length) {
     let n: number;
@@ -293,13 +293,18 @@ export class IndexFile {
   /** Where a page the cache would not keep is read, so such reads allocate nothing either. */
   private scratch: Buffer = Buffer.alloc(0);
   private readonly result: IndexLocation = { offset: 0, valueLength: 0, tombstone: false, seq: 0 };
+  /** The global filter that holds every key of this file, if one does (set by DiskIndex once it put them all in). */
+  coveredBy: GlobalFilter | null = null;
+  private closed = false;
+  /** A read of forEachKey() in flight: close() waits for it, so that it never reads a closed (perhaps reused) descriptor. */
+  private reading: Promise<unknown> | null = null;
 
   private constructor(
     private readonly fsys: FileSystem,
     readonly path: string,
     private readonly fd: number,
     readonly fileId: number,
-    private readonly dataLength: number,
+    readonly dataLength: number,
     readonly count: number,
     private readonly pageSize: number,
     private readonly pagesOffset: number,
@@ -441,22 +446,22 @@ export class IndexFile {
   /** The entry of `key` in this file, or null. */
   findSync(key: Uint8Array): IndexEntry | null {
     const location = this.result;
-    if (!this.findInto(key, location)) return null;
+    if (!this.findInto(key, prefixOf(key, 0, key.length), location)) return null;
     return { key: Buffer.from(key), offset: location.offset, valueLength: location.valueLength, tombstone: location.tombstone, seq: location.seq };
   }
 
   /**
    * Fills `out` with the location of `key` and returns true, or returns false
    * (leaving `out` alone) if this file has no entry for it. Allocates nothing
-   * when the page is cached: the variant for the read path.
+   * when the page is cached: the variant for the read path. `prefix` is the
+   * key's prefixOf(), taken once by a caller that probes many files.
    */
-  findInto(key: Uint8Array, out: IndexLocation): boolean {
-    const page = this.pageFor(key);
+  findInto(key: Uint8Array, prefix: number, out: IndexLocation): boolean {
+    const page = this.pageFor(key, prefix);
     if (page < 0) return false;
     const bytes = this.pageSync(page);
     const count = this.firstPositions[page + 1] - this.firstPositions[page];
     const prefixes = bytes.length - 4 * count;
-    const prefix = prefixOf(key, 0, key.length);
     let low = 0;
     let high = count - 1;
     while (low <= high) {
@@ -481,7 +486,7 @@ export class IndexFile {
 
   /** Position (0..count) of the first entry whose key is ≥ `key`, or > `key` when `exclusive`. */
   seek(key: Uint8Array, exclusive: boolean): number {
-    const page = this.pageFor(key);
+    const page = this.pageFor(key, prefixOf(key, 0, key.length));
     if (page < 0) return 0;
     const bytes = this.pageSync(page);
     const count = this.firstPositions[page + 1] - this.firstPositions[page];
@@ -540,7 +545,53 @@ export class IndexFile {
     return entry;
   }
 
+  /**
+   * Calls `take` with every key of the file (`length` bytes of `bytes` at
+   * `start`), in key order, reading pages a chunk at a time around the cache
+   * (a one-off pass would evict the pages lookups use), each page checked
+   * before its keys are believed. Returns true once every key was taken;
+   * false, having stopped, when `stop()` says so before a chunk, when the file
+   * is closed, or when a read or check failed.
+   */
+  async forEachKey(take: (bytes: Buffer, start: number, length: number) => void, stop: () => boolean): Promise<boolean> {
+    const pages = this.pageCount;
+    const slots = this.slots;
+    const chunk = Buffer.allocUnsafe(CHUNK_PAGES * this.pageSize);
+    for (let page = 0; page < pages; ) {
+      if (stop() || this.closed) return false;
+      let end = page + 1;
+      while (end < pages && (slots[end + 1] - slots[page]) * this.pageSize <= chunk.length) end++;
+      const length = (slots[end] - slots[page]) * this.pageSize;
+      const position = this.pagesOffset + slots[page] * this.pageSize;
+      const bytes = length <= chunk.length ? chunk : Buffer.allocUnsafe(length);
+      try {
+        const read = readExactly(this.fsys, this.fd, this.path, length, position, bytes);
+        this.reading = read;
+        await read;
+        for (let p = page; p < end; p++) {
+          const at = (slots[p] - slots[page]) * this.pageSize;
+          const pageLength = (slots[p + 1] - slots[p]) * this.pageSize;
+          const view = bytes.subarray(at, at + pageLength);
+          this.checkPage(view, pageLength, p, position + at);
+          const count = this.firstPositions[p + 1] - this.firstPositions[p];
+          for (let i = 0; i < count; i++) {
+            const start = u16At(view, PAGE_HEADER_SIZE + 2 * i);
+            take(view, start + 2, u16At(view, start));
+          }
+        }
+      } catch {
+        return false;
+      } finally {
+        this.reading = null;
+      }
+      page = end;
+    }
+    return !this.closed;
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    await this.reading?.catch(() => {});
     this.cache.forgetIndex(this.fileId);
     await this.fsys.close(this.fd);
   }
@@ -559,11 +610,10 @@ export class IndexFile {
   }
 
   /** The last page whose first key is ≤ `key`, or -1 if `key` sorts before every entry. */
-  private pageFor(key: Uint8Array): number {
+  private pageFor(key: Uint8Array, prefix: number): number {
     const starts = this.fenceStarts;
     const keys = this.fenceKeys;
     const prefixes = this.fencePrefixes;
-    const prefix = prefixOf(key, 0, key.length);
     let low = 0;
     let high = prefixes.length - 1;
     if (high < 0 || compareKey(key, keys, starts[0], starts[1] - starts[0]) < 0) return -1;

@@ -26,7 +26,12 @@ const E_VALUE_LENGTH = 4;
 export function hashOf(key: Uint8Array): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i], 0x01000193);
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  return tableHash(h);
+}
+
+/** hashOf() from the key's unfinished FNV-1a (KeyHashes.fnv), for a caller that hashed the key already. */
+export function tableHash(fnv: number): number {
+  const h = Math.imul(fnv ^ (fnv >>> 16), 0x85ebca6b);
   return (h ^ (h >>> 13)) >>> 0;
 }
 
@@ -64,7 +69,11 @@ export class Keydir {
 
   /** The slot of a live key, or -1. */
   find(key: Uint8Array): number {
-    const hash = hashOf(key);
+    return this.findHashed(key, hashOf(key));
+  }
+
+  /** find() for a key whose hashOf() is `hash`. */
+  findHashed(key: Uint8Array, hash: number): number {
     for (let entry = this.candidate(hash, -1); entry >= 0; entry = this.candidate(hash, entry)) {
       const slot = this.table[entry * ENTRY + E_SLOT] - 1;
       if (this.keyEquals(slot, key)) return slot;

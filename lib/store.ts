@@ -3,8 +3,10 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type Bytes, describe, keyBytes, valueLength } from './encoding.js';
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
 import { type FileSystem, readWholeFile, writeFileAtomically } from './filesystem.js';
+import { KeyHashes } from './bloom.js';
 import { BlockCache } from './cache.js';
 import { DiskIndex, TOMBSTONE_LENGTH } from './disk-index.js';
+import { FILTER_FILE, GlobalFilter } from './global-filter.js';
 import { nextDiskPage } from './disk-range.js';
 import { NewestRecords, readHint, readHintedLength } from './hint.js';
 import { IndexFile, writeIndexFile } from './index-file.js';
@@ -24,7 +26,7 @@ import {
   writeMergeOutputs,
 } from './merge.js';
 import { openSegment, type SealedSegment, scanSegment, segmentFileName } from './sealed-segment.js';
-import { hashOf, Keydir, type Location, type Snapshot } from './keydir.js';
+import { hashOf, Keydir, type Location, type Snapshot, tableHash } from './keydir.js';
 import { type DirectoryLock, lockDirectory } from './lock.js';
 import { type OpenOptions, type ResolvedOptions, resolveOptions, type SyncMode } from './options.js';
 import { nextPage, type Page, type RangeOptions, type ResolvedRange, resolveRange } from './range.js';
@@ -172,6 +174,9 @@ export class Store implements MergeHost {
   private readonly files = new Map<number, DataFile>();
   private readonly cache: BlockCache;
   private readonly readBuffer = new ReadBuffer();
+  /** Reused by every disk-mode point read, so that a hit allocates no location and a key is hashed once. */
+  private readonly located: Location = { fileId: 0, offset: 0, valueLength: 0 };
+  private readonly keyHashes = new KeyHashes();
   private merging: Promise<unknown> = Promise.resolve();
   private mergeRunning = false;
   private readonly mergeAbort = new AbortController();
@@ -462,8 +467,8 @@ export class Store implements MergeHost {
    */
   private lookup(key: Uint8Array): Buffer | undefined {
     if (this.disk !== null) {
-      const location = this.locate(key);
-      return location === null ? undefined : this.readValue(key, location.fileId, location.offset, location.valueLength);
+      const location = this.located;
+      return this.locateOnDisk(key, location) ? this.readValue(key, location.fileId, location.offset, location.valueLength) : undefined;
     }
     const { keydir } = this;
     const hash = hashOf(key);
@@ -497,20 +502,41 @@ export class Store implements MergeHost {
   /** Where the newest value of `key` lives, or null if it has none: the memory part first, then the files newest first. */
   private locate(key: Uint8Array): Location | null {
     const { keydir } = this;
-    const slot = keydir.find(key);
-    if (slot >= 0) {
-      const valueLength = keydir.valueLengthOf(slot);
-      return valueLength === TOMBSTONE_LENGTH ? null : { fileId: keydir.fileOf(slot), offset: keydir.offsetOf(slot), valueLength };
+    if (this.disk !== null) {
+      const location: Location = { fileId: 0, offset: 0, valueLength: 0 };
+      return this.locateOnDisk(key, location) ? location : null;
     }
-    if (this.disk === null) return null;
-    const found = this.findOnDisk(key);
-    return found === null || found.valueLength === TOMBSTONE_LENGTH ? null : found;
+    const slot = keydir.find(key);
+    if (slot < 0 || keydir.valueLengthOf(slot) === TOMBSTONE_LENGTH) return null;
+    return { fileId: keydir.fileOf(slot), offset: keydir.offsetOf(slot), valueLength: keydir.valueLengthOf(slot) };
+  }
+
+  /**
+   * locate() with index: 'disk', filling `out` rather than allocating: the key
+   * is hashed once, for the memory part and the filters alike.
+   */
+  private locateOnDisk(key: Uint8Array, out: Location): boolean {
+    const { keydir } = this;
+    const hashes = this.keyHashes.of(key);
+    const slot = keydir.findHashed(key, tableHash(hashes.fnv));
+    if (slot < 0) {
+      try {
+        return this.disk!.find(key, hashes, this.disk!.indexes, out) && out.valueLength !== TOMBSTONE_LENGTH;
+      } catch (err) {
+        this.noticeDamage(err);
+        throw err;
+      }
+    }
+    out.valueLength = keydir.valueLengthOf(slot);
+    out.fileId = keydir.fileOf(slot);
+    out.offset = keydir.offsetOf(slot);
+    return out.valueLength !== TOMBSTONE_LENGTH;
   }
 
   /** The newest record of `key` in the on-disk indexes; a damaged index page is reported and its index rebuilt. */
   private findOnDisk(key: Uint8Array, indexes = this.disk!.indexes): Location | null {
     try {
-      return DiskIndex.find(indexes, key);
+      return this.disk!.locate(key, indexes);
     } catch (err) {
       this.noticeDamage(err);
       throw err;
@@ -817,7 +843,7 @@ export class Store implements MergeHost {
       const outputIds = run.outputs.map((file) => file.id);
       if (this.disk !== null) {
         this.countMergeOutputs(run);
-        for (const index of this.disk.replace(new Set(inputIds), outputIndexes)) this.retiredIndexes.set(index.fileId, index);
+        for (const index of this.disk.replace(new Set(inputIds), outputIndexes, true)) this.retiredIndexes.set(index.fileId, index);
         outputIndexes = [];
       }
       for (const file of inputs) this.retireFile(file);
@@ -997,8 +1023,10 @@ export class Store implements MergeHost {
         failure = err;
       }
       while (this.background.size > 0) await Promise.allSettled([...this.background]);
+      await this.disk?.stopFilling();
       if (failure === undefined && this.disk !== null) this.settleOwed();
       if (failure === undefined && this.disk !== null && !this.countsUnsure) await this.saveCounts().catch(ignore);
+      if (failure === undefined && this.disk !== null) await this.saveFilter().catch(ignore);
       await this.closeFiles();
       await this.lock.release();
       if (failure !== undefined) throw failure;
@@ -1015,6 +1043,28 @@ export class Store implements MergeHost {
     const files = [...this.files.values()].filter((file) => !file.retired && file.fd >= 0);
     if (files.some((file) => !this.disk!.has(file.id))) return;
     await writeFileAtomically(this.fileSystem, this.dir, COUNTS_FILE, encodeCounts(this.seq - 1, files));
+  }
+
+  /** With index: 'disk', at a clean close: saves the global filter, so that the next open need not read every key again. */
+  private async saveFilter(): Promise<void> {
+    const bytes = this.disk!.saved();
+    if (bytes !== null) await writeFileAtomically(this.fileSystem, this.dir, FILTER_FILE, bytes);
+  }
+
+  /** Reads the global filter a clean close saved (index: 'disk'), and removes it: from now on it goes stale. */
+  private async takeFilter(names: string[]): Promise<ReturnType<typeof GlobalFilter.decode> | null> {
+    if (!names.includes(FILTER_FILE)) return null;
+    const path = `${this.dir}/${FILTER_FILE}`;
+    let saved: ReturnType<typeof GlobalFilter.decode> | null = null;
+    if (this.disk !== null) {
+      try {
+        saved = GlobalFilter.decode(await readWholeFile(this.fileSystem, path), path);
+      } catch {
+        // Damaged or unreadable: built again from the index files.
+      }
+    }
+    await this.fileSystem.unlink(path);
+    return saved;
   }
 
   /** @internal */
@@ -1041,6 +1091,7 @@ export class Store implements MergeHost {
     for (const name of leftovers) await fsys.unlink(`${this.dir}/${name}`);
     if (leftovers.length > 0) await fsys.syncDir(this.dir);
     const counts = await this.takeCounts(names);
+    const filter = await this.takeFilter(names);
     const kinds = new Map<number, 'data' | 'kvs'>();
     const hintIds = new Set<number>();
     const indexIds = new Set<number>();
@@ -1123,6 +1174,7 @@ export class Store implements MergeHost {
       }
     }
     if (!counted) maxSeq = this.countIndexed(counts);
+    this.disk?.startFilter(filter);
     this.keydir.buildOrder();
     this.seq = maxSeq + 1;
     const lastId = ids.length > 0 ? ids[ids.length - 1] : 0;
