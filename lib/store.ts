@@ -194,6 +194,11 @@ export class Store implements MergeHost {
   private readonly recovery: RecoveryStats = { truncatedBytes: 0, skippedBytes: 0, damaged: [], scannedFiles: 0, rebuiltIndexes: 0, countedFiles: 0 };
   readonly fileSystem: FileSystem;
 
+  /** @internal The on-disk index (index: 'disk'), else null: for tests of its global filter. */
+  get diskIndex(): DiskIndex | null {
+    return this.disk;
+  }
+
   /** @internal Use open(). */
   constructor(
     readonly dir: string,
@@ -1023,6 +1028,8 @@ export class Store implements MergeHost {
         failure = err;
       }
       while (this.background.size > 0) await Promise.allSettled([...this.background]);
+      // The filter saved below should cover every file: what is left to read now, the next open would read anyway.
+      if (failure === undefined) await this.disk?.filled();
       await this.disk?.stopFilling();
       if (failure === undefined && this.disk !== null) this.settleOwed();
       if (failure === undefined && this.disk !== null && !this.countsUnsure) await this.saveCounts().catch(ignore);
