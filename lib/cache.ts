@@ -1,8 +1,14 @@
-/** A cached block, and whether it was read since the clock hand last passed it. */
-interface Slot {
+/**
+ * A cached block, whether it was read since the clock hand last passed it,
+ * and whether it left the cache: a reader may keep the slot set() returned
+ * and read it again through touch() while it is not gone, without a Map lookup.
+ */
+export interface CacheSlot {
   block: Buffer;
   used: boolean;
+  gone: boolean;
 }
+type Slot = CacheSlot;
 
 /**
  * Decompressed blocks of sealed segments and pages of index files, kept
@@ -51,13 +57,24 @@ export class BlockCache {
     return this.blocks.has(key);
   }
 
-  /** Keeps `block` if it fits the budget at all, evicting blocks not read since the clock last passed them to make room. */
-  set(key: number, block: Buffer): void {
-    if (block.length > this.budget) return;
+  /** A hit on a slot a reader kept from set(), which must not be gone: what get() does for its block. */
+  touch(slot: CacheSlot): Buffer {
+    this.hits++;
+    slot.used = true;
+    return slot.block;
+  }
+
+  /**
+   * Keeps `block` if it fits the budget at all, evicting blocks not read since
+   * the clock last passed them to make room; returns its slot, or null if not kept.
+   */
+  set(key: number, block: Buffer): CacheSlot | null {
+    if (block.length > this.budget) return null;
     const old = this.blocks.get(key);
     if (old !== undefined) {
       this.bytes -= old.block.length;
       this.blocks.delete(key);
+      old.gone = true;
     }
     while (this.bytes + block.length > this.budget) {
       const [oldestKey, oldest] = this.blocks.entries().next().value as [number, Slot];
@@ -67,10 +84,13 @@ export class BlockCache {
         this.blocks.set(oldestKey, oldest);
       } else {
         this.bytes -= oldest.block.length;
+        oldest.gone = true;
       }
     }
-    this.blocks.set(key, { block, used: false });
+    const slot: Slot = { block, used: false, gone: false };
+    this.blocks.set(key, slot);
     this.bytes += block.length;
+    return slot;
   }
 
   /** Drops every block and index page of a file that is gone. */
@@ -90,6 +110,7 @@ export class BlockCache {
       if (key >= first && key < end) {
         this.blocks.delete(key);
         this.bytes -= slot.block.length;
+        slot.gone = true;
       }
     }
   }

@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { BLOOM_HASH_COUNT, BloomFilter, type KeyHashes } from './bloom.js';
 import type { GlobalFilter } from './global-filter.js';
-import { BlockCache } from './cache.js';
+import { BlockCache, type CacheSlot } from './cache.js';
 import { KvcaskError, codes, corruption, ioError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
 import { FILE_HEADER_SIZE, MAX_KEY_SIZE, recordSize } from './record.js';
@@ -292,6 +292,8 @@ export class IndexFile {
   private readonly bloom: BloomFilter;
   /** Where a page the cache would not keep is read, so such reads allocate nothing either. */
   private scratch: Buffer = Buffer.alloc(0);
+  /** The cache slot of each page this file put in the cache, so that a lookup finds its page without the cache's Map. */
+  private readonly held: (CacheSlot | undefined)[];
   private readonly result: IndexLocation = { offset: 0, valueLength: 0, tombstone: false, seq: 0 };
   /** The global filter that holds every key of this file, if one does (set by DiskIndex once it put them all in). */
   coveredBy: GlobalFilter | null = null;
@@ -320,6 +322,7 @@ export class IndexFile {
     this.firstPositions = parsed.firstPositions;
     this.slots = parsed.slots;
     this.bloom = parsed.bloom;
+    this.held = new Array<CacheSlot | undefined>(this.slots.length - 1);
   }
 
   /**
@@ -636,6 +639,8 @@ export class IndexFile {
    * run of memory and reads a whole key only where a prefix matches.
    */
   private pageSync(page: number): Buffer {
+    const held = this.held[page];
+    if (held !== undefined && !held.gone) return this.cache.touch(held);
     const cacheKey = BlockCache.indexKeyOf(this.fileId, page);
     const cached = this.cache.get(cacheKey);
     if (cached !== undefined) return cached;
@@ -662,7 +667,7 @@ export class IndexFile {
       const start = bytes.readUInt16LE(PAGE_HEADER_SIZE + 2 * i);
       bytes.writeUInt32LE(prefixOf(bytes, start + 2, bytes.readUInt16LE(start)), length + 4 * i);
     }
-    if (keep) this.cache.set(cacheKey, bytes);
+    if (keep) this.held[page] = this.cache.set(cacheKey, bytes) ?? undefined;
     return bytes;
   }
 
