@@ -8,7 +8,7 @@ import { corruption } from './errors.js';
  * ever takes keys in: a merge that drops keys leaves it over-approximate
  * (a little slower, never wrong). It is rebuilt, in the background, when it
  * has taken in more keys than it was sized for (its false-positive rate would
- * climb past about 1%), or when it is sized for more than four times the keys
+ * climb past about 3%), or when it is sized for more than five times the keys
  * the index files hold (it would waste memory). Which files it covers is
  * tracked per IndexFile (IndexFile.coveredBy), never assumed.
  *
@@ -26,8 +26,13 @@ const MAGIC = 0x4643564b; // "KVCF"
 const VERSION = 1;
 const HEADER = 32;
 const PER_FILE = 12;
-const BITS_PER_KEY = 10;
-/** Room for this many times the keys it is built for, so that it is not rebuilt after every seal. */
+const BITS_PER_KEY = 8;
+/**
+ * Room for this many times the keys it is built for, so that it is not
+ * rebuilt after every seal: built, it has 10 bits per key (1.25% false
+ * positives measured, docs/performance.md), full, 8 (3.3%), so 1.0 to 1.25
+ * bytes per key.
+ */
 const HEADROOM = 1.25;
 const MIN_CAPACITY = 65_536;
 
