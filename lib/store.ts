@@ -160,8 +160,6 @@ export class Store implements MergeHost {
   private readonly owed = new OwedRetires();
   /** With index: 'disk', per data file not yet indexed: how many keys it put in the memory part (an upper bound). */
   private readonly memoryKeys = new Map<number, number>();
-  /** With index: 'disk', the keys sealed files hold in the memory part until their index is written (summed memoryKeys). */
-  private waitingKeys = 0;
   /** Sealed files are indexed one at a time, oldest first: one file's newest records in memory at once. */
   private indexQueue: Promise<void> = Promise.resolve();
   /** Writes held back until waitingKeys is back within maxMemoryKeys. */
@@ -344,6 +342,7 @@ export class Store implements MergeHost {
    * writes then cannot outrun indexing, so the memory part stays bounded.
    */
   private paced(write: Promise<void>): Promise<void> {
+    if (this.disk === null) return write;
     if (this.waitingKeys <= this.options.maxMemoryKeys) return write;
     return write.then(() => this.caughtUp());
   }
@@ -353,9 +352,15 @@ export class Store implements MergeHost {
     return new Promise((resolve) => this.stalled.push(resolve));
   }
 
+  /** The keys that files no longer active hold in the memory part until their index is written. */
+  private get waitingKeys(): number {
+    let keys = 0;
+    for (const [fileId, count] of this.memoryKeys) if (fileId !== this.writer.active.id) keys += count;
+    return keys;
+  }
+
   /** A sealed file's keys left the memory part (or never will, its indexing having failed): held-back writes may go on. */
   private releaseMemoryKeys(fileId: number): void {
-    this.waitingKeys -= this.memoryKeys.get(fileId) ?? 0;
     this.memoryKeys.delete(fileId);
     if (this.waitingKeys <= this.options.maxMemoryKeys) for (const resolve of this.stalled.splice(0)) resolve();
   }
@@ -1385,7 +1390,6 @@ export class Store implements MergeHost {
 
   /** With index: 'disk': writes a sealed file's index, then lets its keys leave the memory part. */
   private indexLater(file: DataFile): void {
-    this.waitingKeys += this.memoryKeys.get(file.id) ?? 0;
     const work = this.indexQueue.then(async () => {
       const index = await this.buildIndex(file);
       // Owed lookups must see the disk index without this file: it holds the very records that hide theirs.
