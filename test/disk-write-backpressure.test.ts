@@ -10,19 +10,21 @@ class HeldIndexing extends FaultyFileSystem {
   private readonly waiting: (() => void)[] = [];
   /** Data-file writes completed so far. */
   dataWrites = 0;
-  // The base class's operations are fields, not methods: kept before these replace them.
-  private readonly openThrough = this.open;
-  private readonly writeThrough = this.write;
 
-  override open = async (path: string, flags: 'r' | 'r+' | 'wx+', dsync?: boolean): Promise<number> => {
-    if (path.endsWith('.kvx.tmp') && this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    return this.openThrough(path, flags, dsync);
-  };
-
-  override write = async (fd: number, b: Uint8Array, o: number, l: number, p: number): Promise<void> => {
-    await this.writeThrough(fd, b, o, l, p);
-    if (this.pathOf(fd).endsWith('.data')) this.dataWrites++;
-  };
+  constructor() {
+    super();
+    // The base class's operations are fields, not methods: wrapped here rather than overridden.
+    const openThrough = this.open;
+    const writeThrough = this.write;
+    this.open = async (path, flags, dsync) => {
+      if (path.endsWith('.kvx.tmp') && this.held) await new Promise<void>((resolve) => this.waiting.push(resolve));
+      return openThrough(path, flags, dsync);
+    };
+    this.write = async (fd, b, o, l, p) => {
+      await writeThrough(fd, b, o, l, p);
+      if (this.pathOf(fd).endsWith('.data')) this.dataWrites++;
+    };
+  }
 
   release(): void {
     this.held = false;
