@@ -164,6 +164,8 @@ export class Store implements MergeHost {
   private indexQueue: Promise<void> = Promise.resolve();
   /** Writes held back until waitingKeys is back within maxMemoryKeys. */
   private readonly stalled: (() => void)[] = [];
+  /** Background work need not leave room for requests while writes wait on it, or once close() (which waits for it) has begun. */
+  private readonly hurry = () => this.closed || this.stalled.length > 0;
   /**
    * While a merge runs with index: 'disk': its inputs, and each change to their live records as
    * (file, offset, +1 or -1, stamp); only changes stamped after a record was copied touch its copy's count.
@@ -383,7 +385,7 @@ export class Store implements MergeHost {
    * needs exact counts.
    */
   private async settleOwedMostly(): Promise<void> {
-    const slice = new TimeSlice(BACKGROUND_SLICE_MS, () => this.stalled.length > 0);
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.hurry);
     while (this.owed.size > OWED_SETTLED_AT_ONCE) {
       const before = this.owed.size;
       const listed = this.owed.list();
@@ -1459,7 +1461,7 @@ export class Store implements MergeHost {
   private async writeHintFor(file: DataFile): Promise<void> {
     const newest = new NewestRecords();
     const keep = (record: ScannedRecord) => newest.add(record);
-    const slice = new TimeSlice(BACKGROUND_SLICE_MS);
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.hurry);
     const pause = () => slice.pause();
     // A merge may take and retire the file while this scan yields: its descriptor stays open until the scan is done.
     file.readers++;
