@@ -49,7 +49,7 @@ export interface OpenOptions {
   /**
    * With index: 'disk', the bound on keys held in memory: the active file is sealed once it put this many keys
    * in the memory part, and writes wait while files sealed but not yet indexed hold more than this many.
-   * Default 65,536; at least 1.
+   * Default 1,048,576; at least 1.
    */
   maxMemoryKeys?: number;
   /** The file-system implementation; for fault-injection tests. Default: node:fs. */
@@ -80,7 +80,7 @@ const DEFAULTS: ResolvedOptions = {
   mergeRateLimit: 12_000_000,
   index: 'memory',
   indexCacheSize: 32 * 1024 * 1024,
-  maxMemoryKeys: 65_536,
+  maxMemoryKeys: 1_048_576,
   fileSystem: nodeFileSystem,
 };
 
