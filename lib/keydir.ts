@@ -230,8 +230,9 @@ export class Keydir {
 
   /**
    * Sorts the pending slots into `order`: one by one when they are few, else
-   * by sorting every live key again, which is linear and, past about a
-   * sixteenth of the keys, cheaper than as many sorted inserts.
+   * by sorting every live key again, which is linear and, past about a tenth
+   * of the keys, cheaper than as many sorted inserts (about 0.2 µs per key
+   * against 2 to 3.5 µs per insert at 1,000,000 keys).
    */
   private foldPending(): void {
     if (this.pending.length === 0) return;
@@ -242,7 +243,7 @@ export class Keydir {
       owed.push(slot);
     }
     this.pending = [];
-    if (owed.length * 16 > this.order.size) {
+    if (owed.length * 10 > this.order.size) {
       this.deferOrder();
       this.buildOrder();
       return;

@@ -90,7 +90,7 @@ describe('keydir', () => {
     const keydir = new Keydir();
     const reference = new Map<string, Buffer>();
     const pool = Array.from({ length: 4_000 }, () => randomBytes(random, 1 + Math.floor(random() * 12), [0, 1, 0x7f, 0xff]));
-    // About 2,600 keys live: a range after a few changes inserts them, after hundreds (over a sixteenth) sorts everything again.
+    // About 2,600 keys live: a range after a few changes inserts them, after hundreds (over a tenth) sorts everything again.
     for (let range = 0; range < 80; range++) {
       const changes = range % 2 === 0 ? 1 + Math.floor(random() * 20) : 200 + Math.floor(random() * 2_000);
       for (let i = 0; i < changes; i++) {
