@@ -19,6 +19,21 @@ export const BARE = `require('node:http').createServer((req, res) => { req.resum
   .listen(0, '127.0.0.1', function () { console.log(JSON.stringify({ port: this.address().port })); });
   process.on('SIGTERM', () => process.exit(0));`;
 
+/**
+ * A node:http server that answers every request with a VALUE_SIZE-byte value and the headers kvcask sends
+ * with one, sent the way lib/server.ts sends a small value (one latin1 write), without routing, store or
+ * metrics: what answering with a value costs under node:http, the floor of any GET.
+ */
+export const BARE_VALUE = `const value = Buffer.alloc(${VALUE_SIZE}, 0x76).toString('latin1');
+  require('node:http').createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, ['content-type', 'application/octet-stream', 'content-length', ${VALUE_SIZE}]);
+    res.write(value, 'latin1');
+    res.socket?.uncork();
+    res.end();
+  }).listen(0, '127.0.0.1', function () { console.log(JSON.stringify({ port: this.address().port })); });
+  process.on('SIGTERM', () => process.exit(0));`;
+
 export const keyOf = (i: number) => `key-${i.toString(16).padStart(12, '0')}`;
 
 /** The paths GET cycles through: `count` keys spread over the whole store at a stride of 7,919. */

@@ -18,7 +18,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { BARE, CLI, fillStore, getPaths, keyOf, startServer, stopServer, VALUE_SIZE } from './server-processes.js';
+import { BARE, BARE_VALUE, CLI, fillStore, getPaths, keyOf, startServer, stopServer, VALUE_SIZE } from './server-processes.js';
 
 const SECONDS = Number(process.env.KVCASK_BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.KVCASK_BENCH_CONNECTIONS ?? 100);
@@ -28,8 +28,8 @@ const SERVER_FLAGS = (process.env.KVCASK_BENCH_SERVER_FLAGS ?? '').split(' ').fi
 const TICKS_PER_SECOND = 100;
 // Distinct keys the GET requests cycle through (autocannon builds each request once per connection).
 const GET_KEYS = Number(process.env.KVCASK_BENCH_GET_KEYS ?? 1000);
-// Which cases to run: "get", "put" or both (the default), comma-separated.
-const CASES = new Set((process.env.KVCASK_BENCH_CASES ?? 'get,put').split(','));
+// Which cases to run, comma-separated: "get", "put", and "floor" (the bare server answering a value, under the GET requests).
+const CASES = new Set((process.env.KVCASK_BENCH_CASES ?? 'get,put,floor').split(','));
 // The load generator: autocannon, in this process (the default), or wrk (Debian's package), a process of its own.
 const CLIENT = process.env.KVCASK_BENCH_CLIENT ?? 'autocannon';
 const WRK_THREADS = Number(process.env.KVCASK_BENCH_WRK_THREADS ?? 2);
@@ -191,6 +191,12 @@ async function main(): Promise<void> {
     if (CASES.has('get')) figures.push(await load('bare node:http 200 (ceiling), GET requests', bare.child, bareUrl, gets));
     if (CASES.has('put')) figures.push(await load('bare node:http 200 (ceiling), PUT requests', bare.child, bareUrl, puts));
     await stopServer(bare.child);
+    if (CASES.has('floor')) {
+      const valued = await startServer([...SERVER_FLAGS, '-e', BARE_VALUE]);
+      const ceiling = figures.find((f) => f.name.endsWith('GET requests'));
+      figures.push(await load(`bare node:http answering a ${VALUE_SIZE}-byte value (floor of a GET)`, valued.child, `http://127.0.0.1:${valued.port}`, gets, ceiling));
+      await stopServer(valued.child);
+    }
 
     const dir = join(root, 'store');
     await fillStore(dir, KEYS);

@@ -61,6 +61,14 @@ export class Keydir {
   readonly order = new SortedList<number>((a, b) => this.compareSlots(a, b));
   /** Whether `order` is out of date until buildOrder() (see deferOrder). */
   private orderDeferred = false;
+  /**
+   * Slots added since `order` was last read, sorted in only when a range
+   * needs it (foldPending): a load of new keys with no range among them then
+   * pays one sort instead of a sorted insert per key. A slot may appear twice
+   * (removed, then reused); `pendingBits` says which slots are still owed.
+   */
+  private pending: number[] = [];
+  private pendingBits = new Uint8Array(1024);
   private readonly snapshots = new Set<Snapshot>();
 
   get size(): number {
@@ -175,7 +183,10 @@ export class Keydir {
   /** Removes the live key `key`, found at `slot`. */
   removeAt(slot: number, key: Uint8Array): void {
     if (this.snapshots.size !== 0) this.remember(key);
-    if (!this.orderDeferred) this.order.delete(slot);
+    if (this.orderDeferred) {
+      // Nothing to do: buildOrder() sorts the live keys.
+    } else if (this.isPending(slot)) this.pendingBits[slot >>> 3] &= ~(1 << (slot & 7));
+    else this.order.delete(slot);
     this.unlinkEntry(this.slots[slot * STRIDE + ENTRY_AT]);
     this.arenaGarbage += 2 + key.length;
     this.freeSlots.push(slot);
@@ -208,6 +219,8 @@ export class Keydir {
    */
   deferOrder(): void {
     this.orderDeferred = true;
+    this.pending = [];
+    this.pendingBits.fill(0);
   }
 
   /** Sorts every live key into `order` (after deferOrder()); linear in the number of keys for random keys. */
@@ -224,9 +237,49 @@ export class Keydir {
     this.order.assign(live);
   }
 
+  /**
+   * Sorts the pending slots into `order`: one by one when they are few, else
+   * by sorting every live key again, which is linear and, past about a tenth
+   * of the keys, cheaper than as many sorted inserts (about 0.2 µs per key
+   * against 2 to 3.5 µs per insert at 1,000,000 keys).
+   */
+  private foldPending(): void {
+    if (this.pending.length === 0) return;
+    const owed: number[] = [];
+    for (const slot of this.pending) {
+      if (!this.isPending(slot)) continue;
+      this.pendingBits[slot >>> 3] &= ~(1 << (slot & 7));
+      owed.push(slot);
+    }
+    this.pending = [];
+    if (owed.length * 10 > this.order.size) {
+      this.deferOrder();
+      this.buildOrder();
+      return;
+    }
+    const sorted = Uint32Array.from(owed);
+    this.sortSlots(sorted);
+    for (const slot of sorted) this.order.add(slot);
+  }
+
+  private isPending(slot: number): boolean {
+    return (this.pendingBits[slot >>> 3] & (1 << (slot & 7))) !== 0;
+  }
+
+  private addPending(slot: number): void {
+    if (slot >>> 3 >= this.pendingBits.length) {
+      const bigger = new Uint8Array(Math.max(this.pendingBits.length * 2, (slot >>> 3) + 1));
+      bigger.set(this.pendingBits);
+      this.pendingBits = bigger;
+    }
+    this.pendingBits[slot >>> 3] |= 1 << (slot & 7);
+    this.pending.push(slot);
+  }
+
   /** Collects up to `max` slots in key order within bounds, after `after`. */
   collect(out: number[], max: number, bounds: Bounds<Uint8Array>, reverse: boolean, after?: Uint8Array): number {
     this.buildOrder();
+    this.foldPending();
     // Bounds are copied past the arena's end, so that they compare like keys: slot -1 - i is probe i.
     this.probeAt.length = 0;
     let end = this.arenaUsed;
@@ -338,7 +391,7 @@ export class Keydir {
     this.table[at + E_VALUE_LENGTH] = valueLength;
     this.slots[slot * STRIDE + ENTRY_AT] = i;
     this.count++;
-    if (!this.orderDeferred) this.order.add(slot);
+    if (!this.orderDeferred) this.addPending(slot);
     return slot;
   }
 

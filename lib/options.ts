@@ -46,6 +46,12 @@ export interface OpenOptions {
   index?: IndexMode;
   /** With index: 'disk', the byte budget for index pages kept in memory. Default 32 MiB; 0 caches nothing. */
   indexCacheSize?: number;
+  /**
+   * With index: 'disk', the bound on keys held in memory: the active file is sealed once it put this many keys
+   * in the memory part, and writes wait while files sealed but not yet indexed hold more than this many.
+   * Default 1,048,576; at least 1.
+   */
+  maxMemoryKeys?: number;
   /** The file-system implementation; for fault-injection tests. Default: node:fs. */
   fileSystem?: FileSystem;
 }
@@ -74,6 +80,7 @@ const DEFAULTS: ResolvedOptions = {
   mergeRateLimit: 12_000_000,
   index: 'memory',
   indexCacheSize: 32 * 1024 * 1024,
+  maxMemoryKeys: 1_048_576,
   fileSystem: nodeFileSystem,
 };
 
@@ -126,6 +133,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   integerIn(given, 'maxFileSize', SMALLEST_FILE, MAX_FILE_SIZE);
   integerIn(given, 'maxKeySize', 0, MAX_KEY_SIZE);
   integerIn(given, 'maxValueSize', 0, LARGEST_VALUE_SIZE);
+  integerIn(given, 'maxMemoryKeys', 1, 2 ** 32 - 1);
   const resolved = { ...DEFAULTS };
   for (const [name, value] of Object.entries(given)) if (value !== undefined) (resolved as Record<string, unknown>)[name] = value;
   return resolved;

@@ -160,6 +160,14 @@ export class Store implements MergeHost {
   private readonly indexing = new Map<number, Promise<void>>();
   /** With index: 'disk', memory-part slots whose older record on disk is not yet counted as overwritten. */
   private readonly owed = new OwedRetires();
+  /** With index: 'disk', per data file not yet indexed: how many keys it put in the memory part (an upper bound). */
+  private readonly memoryKeys = new Map<number, number>();
+  /** Sealed files are indexed one at a time, oldest first: one file's newest records in memory at once. */
+  private indexQueue: Promise<void> = Promise.resolve();
+  /** Writes held back until waitingKeys is back within maxMemoryKeys. */
+  private readonly stalled: (() => void)[] = [];
+  /** Background work need not leave room for requests while writes wait on it, or once close() (which waits for it) has begun. */
+  private readonly hurry = () => this.closed || this.stalled.length > 0;
   /**
    * While a merge runs with index: 'disk': its inputs, and each change to their live records as
    * (file, offset, +1 or -1, stamp); only changes stamped after a record was copied touch its copy's count.
@@ -223,7 +231,7 @@ export class Store implements MergeHost {
       const group = this.writer.reserve(recordSize(bytes.length, length));
       const offset = group.append(this.seq++, 0, bytes, value, length);
       this.point(group, bytes, offset, length);
-      return this.writer.commit(group);
+      return this.paced(this.writer.commit(group));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -238,7 +246,7 @@ export class Store implements MergeHost {
       const group = this.writer.reserve(recordSize(bytes.length, 0));
       const offset = group.append(this.seq++, FLAG_TOMBSTONE, bytes, null, 0);
       this.unpoint(group, bytes, offset);
-      return this.writer.commit(group);
+      return this.paced(this.writer.commit(group));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -279,7 +287,7 @@ export class Store implements MergeHost {
           this.unpoint(group, keys[i], offset);
         }
       }
-      return this.writer.commit(group);
+      return this.paced(this.writer.commit(group));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -304,6 +312,7 @@ export class Store implements MergeHost {
   private point(group: Group, key: Uint8Array, offset: number, length: number): void {
     const slot = this.keydir.find(key);
     this.rememberForUndo(group, offset, slot);
+    this.holdInMemory(group.file, slot);
     if (slot >= 0) {
       this.retire(slot, key.length);
       this.keydir.update(slot, key, group.file.id, offset, length);
@@ -316,6 +325,7 @@ export class Store implements MergeHost {
   private unpoint(group: Group, key: Uint8Array, offset: number): void {
     const slot = this.keydir.find(key);
     this.rememberForUndo(group, offset, slot);
+    this.holdInMemory(group.file, slot);
     if (slot >= 0) this.retire(slot, key.length);
     if (this.disk !== null) {
       // The key's older records stay on disk: the delete must be remembered to hide them.
@@ -324,6 +334,47 @@ export class Store implements MergeHost {
     } else if (slot >= 0) {
       this.keydir.removeAt(slot, key);
     }
+  }
+
+  /**
+   * With index: 'disk', counts a key that a write to `file` is about to put in
+   * the memory part (`slot`: where the key is now, or -1), and seals the active
+   * file once it holds maxMemoryKeys of them, so that the memory part stays bounded.
+   */
+  private holdInMemory(file: DataFile, slot: number): void {
+    if (this.disk === null || (slot >= 0 && this.keydir.fileOf(slot) === file.id)) return;
+    const count = (this.memoryKeys.get(file.id) ?? 0) + 1;
+    this.memoryKeys.set(file.id, count);
+    if (count >= this.options.maxMemoryKeys && file === this.writer.active) this.track(this.writer.rotate());
+  }
+
+  /**
+   * A write's promise, held back while sealed files waiting for their index
+   * hold more than maxMemoryKeys keys in memory: a writer that awaits its
+   * writes then cannot outrun indexing, so the memory part stays bounded.
+   */
+  private paced(write: Promise<void>): Promise<void> {
+    if (this.disk === null) return write;
+    if (this.waitingKeys <= this.options.maxMemoryKeys) return write;
+    return write.then(() => this.caughtUp());
+  }
+
+  private caughtUp(): Promise<void> {
+    if (this.waitingKeys <= this.options.maxMemoryKeys) return Promise.resolve();
+    return new Promise((resolve) => this.stalled.push(resolve));
+  }
+
+  /** The keys that files no longer active hold in the memory part until their index is written. */
+  private get waitingKeys(): number {
+    let keys = 0;
+    for (const [fileId, count] of this.memoryKeys) if (fileId !== this.writer.active.id) keys += count;
+    return keys;
+  }
+
+  /** A sealed file's keys left the memory part (or never will, its indexing having failed): held-back writes may go on. */
+  private releaseMemoryKeys(fileId: number): void {
+    this.memoryKeys.delete(fileId);
+    if (this.waitingKeys <= this.options.maxMemoryKeys) for (const resolve of this.stalled.splice(0)) resolve();
   }
 
   /**
@@ -344,7 +395,7 @@ export class Store implements MergeHost {
    * needs exact counts.
    */
   private async settleOwedMostly(): Promise<void> {
-    const slice = new TimeSlice(BACKGROUND_SLICE_MS);
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.hurry);
     while (this.owed.size > OWED_SETTLED_AT_ONCE) {
       const before = this.owed.size;
       const listed = this.owed.list();
@@ -1185,6 +1236,8 @@ export class Store implements MergeHost {
     this.keydir.buildOrder();
     this.seq = maxSeq + 1;
     const lastId = ids.length > 0 ? ids[ids.length - 1] : 0;
+    // Whatever the memory part holds now came from the newest file's records (the sealed files were indexed above).
+    if (this.disk !== null && active !== null) this.memoryKeys.set(active.id, this.keydir.size);
     if (active === null || active.end >= this.options.maxFileSize) {
       if (active !== null) {
         active.sealed = true;
@@ -1398,25 +1451,28 @@ export class Store implements MergeHost {
 
   /** With index: 'disk': writes a sealed file's index, then lets its keys leave the memory part. */
   private indexLater(file: DataFile): void {
-    const work = (async () => {
+    const work = this.indexQueue.then(async () => {
       const index = await this.buildIndex(file);
       // Owed lookups must see the disk index without this file: it holds the very records that hide theirs.
       await this.settleOwedMostly();
       this.settleOwed();
       this.addIndex(index);
       await this.leaveMemory(file.id);
-    })();
+    });
     const done = work.then(
       () => {
         this.indexing.delete(file.id);
+        this.releaseMemoryKeys(file.id);
         this.scheduleMerge();
       },
       () => {
         // Its keys stay in the memory part, where they are still found; the next open builds the index.
         this.indexing.delete(file.id);
+        this.releaseMemoryKeys(file.id);
         this.hintFailures++;
       },
     );
+    this.indexQueue = done;
     this.indexing.set(file.id, done);
     this.track(done);
   }
@@ -1464,7 +1520,7 @@ export class Store implements MergeHost {
   private async writeHintFor(file: DataFile): Promise<void> {
     const newest = new NewestRecords();
     const keep = (record: ScannedRecord) => newest.add(record);
-    const slice = new TimeSlice(BACKGROUND_SLICE_MS);
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.hurry);
     const pause = () => slice.pause();
     // A merge may take and retire the file while this scan yields: its descriptor stays open until the scan is done.
     file.readers++;

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Background work (merges, hint building) runs on the event loop that also
@@ -9,7 +9,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export class TimeSlice {
   private start = performance.now();
 
-  constructor(readonly budgetMs: number) {}
+  /** `urgent`: whether work now waits on this one (writes held back until it is done); it then yields one turn only. */
+  constructor(
+    readonly budgetMs: number,
+    private readonly urgent: () => boolean = () => false,
+  ) {}
 
   /** Whether the current slice has used its budget. */
   get spent(): boolean {
@@ -30,7 +34,8 @@ export class TimeSlice {
    */
   async yield(): Promise<void> {
     const ran = performance.now() - this.start;
-    await sleep(Math.max(1, Math.round(ran)));
+    if (this.urgent()) await nextTurn();
+    else await sleep(Math.max(1, Math.round(ran)));
     this.restart();
   }
 

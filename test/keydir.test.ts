@@ -84,4 +84,28 @@ describe('keydir', () => {
     for (let i = 0; i < 20_000; i++) step(i);
     expectOrdered();
   });
+
+  it('sorts keys added since the last range into the order, a few by insertion and many by sorting again, through removals and reused slots', () => {
+    const random = rng(13);
+    const keydir = new Keydir();
+    const reference = new Map<string, Buffer>();
+    const pool = Array.from({ length: 4_000 }, () => randomBytes(random, 1 + Math.floor(random() * 12), [0, 1, 0x7f, 0xff]));
+    // About 2,600 keys live: a range after a few changes inserts them, after hundreds (over a tenth) sorts everything again.
+    for (let range = 0; range < 80; range++) {
+      const changes = range % 2 === 0 ? 1 + Math.floor(random() * 20) : 200 + Math.floor(random() * 2_000);
+      for (let i = 0; i < changes; i++) {
+        const key = pool[Math.floor(random() * pool.length)];
+        if (random() < 0.35) {
+          keydir.remove(key);
+          reference.delete(key.toString('hex'));
+        } else {
+          keydir.put(key, 1, i, 0);
+          reference.set(key.toString('hex'), key);
+        }
+      }
+      const ordered: number[] = [];
+      keydir.collect(ordered, Infinity, {}, false);
+      expect(ordered.map((slot) => keydir.keyOf(slot))).toEqual([...reference.values()].sort(Buffer.compare));
+    }
+  });
 });

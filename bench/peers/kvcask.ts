@@ -1,4 +1,4 @@
-import { open, type Store } from '../../lib/index.js';
+import { type BatchOperation, open, type Store } from '../../lib/index.js';
 import type { Peer, PeerStore } from './adapter.js';
 
 function adapt(db: Store): PeerStore {
@@ -14,9 +14,9 @@ function adapt(db: Store): PeerStore {
     },
     async load(keys, value, chunk) {
       for (let i = 0; i < keys.length; i += chunk) {
-        const writes: Promise<void>[] = [];
-        for (let j = i; j < Math.min(keys.length, i + chunk); j++) writes.push(db.set(keys[j], value));
-        await Promise.all(writes);
+        const operations: BatchOperation[] = [];
+        for (let j = i; j < Math.min(keys.length, i + chunk); j++) operations.push({ type: 'put', key: keys[j], value });
+        await db.batch(operations);
       }
     },
     close: () => db.close(),
