@@ -360,7 +360,7 @@ export class Store implements MergeHost {
   }
 
   private caughtUp(): Promise<void> {
-    if (this.waitingKeys <= this.options.maxMemoryKeys) return Promise.resolve();
+    if (this.waitingKeys <= this.options.maxMemoryKeys || this.writer.failure !== null) return Promise.resolve();
     return new Promise((resolve) => this.stalled.push(resolve));
   }
 
@@ -375,6 +375,14 @@ export class Store implements MergeHost {
   private releaseMemoryKeys(fileId: number): void {
     this.memoryKeys.delete(fileId);
     if (this.waitingKeys <= this.options.maxMemoryKeys) for (const resolve of this.stalled.splice(0)) resolve();
+  }
+
+  /**
+   * @internal Called by the writer once it refuses writes. A file it was sealing is then never indexed, so its
+   * keys would hold writes back for ever; and the memory part takes no more keys, so nothing need wait.
+   */
+  failed(): void {
+    for (const resolve of this.stalled.splice(0)) resolve();
   }
 
   /**

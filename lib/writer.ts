@@ -76,6 +76,8 @@ export interface WriterHost {
   sealed(file: DataFile): void;
   /** Takes a group's records back out of the index after its write failed. */
   undo(group: Group): void;
+  /** Called once, when the writer starts refusing writes: a file it was sealing may now never be sealed. */
+  failed(): void;
 }
 
 /**
@@ -334,7 +336,8 @@ export class Writer {
 
   private fail(err: unknown): void {
     const cause = err instanceof KvcaskError ? err : ioError('write', this.active.path, err);
-    if (this.failure === null) {
+    const first = this.failure === null;
+    if (first) {
       this.failure = new KvcaskError(
         codes.FAILED,
         `the store refuses writes after a failed write or sync (${cause.message}); close and reopen it`,
@@ -348,5 +351,6 @@ export class Writer {
     this.open = null;
     for (let i = failed.length - 1; i >= 0; i--) this.host.undo(failed[i]);
     for (const group of failed) group.reject(cause);
+    if (first) this.host.failed();
   }
 }
