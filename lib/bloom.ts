@@ -13,6 +13,8 @@ const BLOCK_WORDS = 8;
 const BLOCK_BYTES = BLOCK_WORDS * 4;
 /** At most 2^24 blocks (512 MiB): block numbers stay exact in the double arithmetic below. */
 const MAX_BLOCKS = 0x1000000;
+/** The largest filter's size in bits. */
+export const BLOOM_MAX_BITS = MAX_BLOCKS * BLOCK_BYTES * 8;
 const TWO_32 = 0x100000000;
 /** Odd multipliers, one per word of a block: each turns the second hash into that word's bit (its top 5 bits). */
 const WORD_SALTS = [0x2f0b3c9d, 0x6a5d39e9, 0x9e3779b1, 0xc2b2ae3d, 0x27d4eb2f, 0x165667b1, 0xd3a2646d, 0xfd7046c5];

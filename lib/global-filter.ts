@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { BLOOM_HASH_COUNT, BloomFilter } from './bloom.js';
+import { BLOOM_HASH_COUNT, BLOOM_MAX_BITS, BloomFilter } from './bloom.js';
 import { corruption } from './errors.js';
 
 /**
@@ -35,6 +35,12 @@ const BITS_PER_KEY = 8;
  */
 const HEADROOM = 1.25;
 const MIN_CAPACITY = 65_536;
+/**
+ * The largest filter's key count (2^29 keys in 512 MiB): past it the filter
+ * stays at that size and its false positives grow, which slows misses and
+ * never makes an answer wrong.
+ */
+const MAX_CAPACITY = Math.floor(BLOOM_MAX_BITS / BITS_PER_KEY);
 
 /** A file whose every key the filter holds, as the index file described it. */
 export interface CoveredFile {
@@ -55,13 +61,15 @@ export class GlobalFilter {
 
   /** An empty filter with room for `keys` keys and some more. */
   static forKeys(keys: number): GlobalFilter {
-    const capacity = Math.max(MIN_CAPACITY, Math.ceil(keys * HEADROOM));
+    const capacity = Math.min(MAX_CAPACITY, Math.max(MIN_CAPACITY, Math.ceil(keys * HEADROOM)));
     return new GlobalFilter(BloomFilter.forCount(capacity, BITS_PER_KEY), capacity);
   }
 
   /** Whether a filter built for `keys` keys would now answer better (fuller than sized for) or be much smaller. */
   needsRebuild(keys: number): boolean {
-    return this.added > this.capacity || (this.capacity > MIN_CAPACITY && keys * 4 * HEADROOM < this.capacity);
+    // A filter at the largest size stays: a rebuild would give the same size.
+    const overfull = this.added > this.capacity && this.capacity < MAX_CAPACITY;
+    return overfull || (this.capacity > MIN_CAPACITY && keys * 4 * HEADROOM < this.capacity);
   }
 
   encode(files: readonly CoveredFile[]): Buffer {

@@ -34,4 +34,13 @@ describe('GlobalFilter', () => {
     expect(filter.needsRebuild(1_000_000)).toBe(true);
     expect(GlobalFilter.forKeys(1_000_000).needsRebuild(200_000)).toBe(true);
   });
+
+  it('stays at the largest Bloom filter for more keys than that holds, instead of failing to build or asking to be rebuilt for ever', () => {
+    const keys = 2 ** 31;
+    const filter = GlobalFilter.forKeys(keys);
+    expect(filter.capacity).toBe(2 ** 29);
+    expect(filter.bloom.byteLength).toBe(2 ** 29);
+    filter.added = keys;
+    expect(filter.needsRebuild(keys)).toBe(false);
+  });
 });
