@@ -1153,7 +1153,7 @@ export class Store implements MergeHost {
     await recoverMerge(fsys, this.dir, names);
     names = await fsys.readdir(this.dir);
     // Only temporary files this store writes: anything else in the directory is the user's.
-    const leftovers = names.filter((name) => /^(\d{8,10}\.(hint|kvx)|LOCK)\.tmp$/.test(name));
+    const leftovers = names.filter((name) => /^(\d{8,10}\.(hint|kvx)|LOCK|COUNTS|FILTER)\.tmp$/.test(name));
     for (const name of leftovers) await fsys.unlink(`${this.dir}/${name}`);
     if (leftovers.length > 0) await fsys.syncDir(this.dir);
     const counts = await this.takeCounts(names);

@@ -9,7 +9,7 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 export class TimeSlice {
   private start = performance.now();
 
-  /** `urgent`: whether work now waits on this one (writes held back until it is done); it then yields one turn only. */
+  /** `urgent`: whether work now waits on this one (writes held back until it is done, or a close() that waits for it); it then yields one turn only. */
   constructor(
     readonly budgetMs: number,
     private readonly urgent: () => boolean = () => false,
