@@ -83,7 +83,8 @@ export class DiskIndex {
     const out = this.indexes.filter((index) => removed.has(index.fileId));
     this.indexes = [...this.indexes.filter((index) => !removed.has(index.fileId)), ...added].sort((a, b) => b.fileId - a.fileId);
     const filter = this.filter;
-    if (fromRemoved && filter !== null && out.length > 0 && out.every((index) => index.coveredBy === filter)) {
+    // Every removed file must be here and covered: a removed file not among the indexes may hold keys the filter lacks.
+    if (fromRemoved && filter !== null && out.length > 0 && out.length === removed.size && out.every((index) => index.coveredBy === filter)) {
       for (const index of added) index.coveredBy = filter;
     }
     this.fillLater();
