@@ -1,10 +1,24 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { open } from '../lib/index.js';
+import { open, type Store } from '../lib/index.js';
 import { tempDir } from './support/temp-dir.js';
 
 const SMALL = { maxFileSize: 4096, autoMerge: false, index: 'disk' } as const;
+const KEYS = 400;
+
+/** A closed store of KEYS keys in small files, and the path of the FILTER its close saved. */
+async function closedStore(): Promise<{ dir: string; path: string }> {
+  const dir = tempDir();
+  const db = await open(dir, SMALL);
+  for (let i = 0; i < KEYS; i++) await db.set(`key-${i}`, `value-${i}`);
+  await db.close();
+  return { dir, path: join(dir, 'FILTER') };
+}
+
+function expectEveryKey(db: Store): void {
+  for (let i = 0; i < KEYS; i++) expect(db.getSync(`key-${i}`)?.toString()).toBe(`value-${i}`);
+}
 
 describe('a damaged global filter file', () => {
   for (const [what, damage] of [
@@ -13,30 +27,21 @@ describe('a damaged global filter file', () => {
     ['a file count larger than the file', (bytes: Buffer) => (bytes.writeUInt32LE(0xffffff, 8), bytes)],
   ] as const) {
     it(`is ignored and rebuilt from the index files, with ${what}`, async () => {
-      const dir = tempDir();
-      const db = await open(dir, SMALL);
-      for (let i = 0; i < 400; i++) await db.set(`key-${i}`, `value-${i}`);
-      await db.close();
-      const path = join(dir, 'FILTER');
-      const bytes = readFileSync(path);
-      writeFileSync(path, damage(bytes));
+      const { dir, path } = await closedStore();
+      writeFileSync(path, damage(readFileSync(path)));
       const reopened = await open(dir, SMALL);
       expect(existsSync(path)).toBe(false);
-      for (let i = 0; i < 400; i++) expect(reopened.getSync(`key-${i}`)?.toString()).toBe(`value-${i}`);
+      expectEveryKey(reopened);
       await reopened.diskIndex!.filled();
       expect(reopened.diskIndex!.fullyFiltered).toBe(true);
-      for (let i = 0; i < 400; i++) expect(reopened.getSync(`key-${i}`)?.toString()).toBe(`value-${i}`);
+      expectEveryKey(reopened);
       await reopened.close();
     });
   }
 
   it('is not believed for files it does not name exactly, even under a valid checksum', async () => {
-    const dir = tempDir();
-    const db = await open(dir, SMALL);
-    for (let i = 0; i < 400; i++) await db.set(`key-${i}`, `value-${i}`);
-    await db.close();
+    const { dir, path } = await closedStore();
     // A filter saved for other files (ids the store does not have) covers none of these.
-    const path = join(dir, 'FILTER');
     const bytes = readFileSync(path);
     const count = bytes.readUInt32LE(8);
     const bitsAt = 32 + 12 * count;
@@ -46,7 +51,7 @@ describe('a damaged global filter file', () => {
     bytes.writeUInt32LE(crc32(bytes.subarray(0, bytes.length - 4)), bytes.length - 4);
     writeFileSync(path, bytes);
     const reopened = await open(dir, SMALL);
-    for (let i = 0; i < 400; i++) expect(reopened.getSync(`key-${i}`)?.toString()).toBe(`value-${i}`);
+    expectEveryKey(reopened);
     await reopened.close();
   });
 });
