@@ -1226,11 +1226,15 @@ export class Store implements MergeHost {
         damaged.unshift({ file: path, offset: 0, length: FILE_HEADER_SIZE });
       }
       // A sealed file cut short at a frame boundary scans clean; only its intact hint still knows how long it was.
-      const hinted = hintIds.has(id) ? await readHintedLength(fsys, `${this.dir}/${hintFileName(id)}`, id) : null;
-      const end = hinted !== null && hinted > size ? hinted : size;
+      const hintPath = `${this.dir}/${hintFileName(id)}`;
+      const hinted = hintIds.has(id) ? await readHintedLength(fsys, hintPath, id) : null;
+      const end = hinted?.dataLength != null && hinted.dataLength > size ? hinted.dataLength : size;
       const lostFrom = newest ? size : scan.validEnd;
       if (end > lostFrom) damaged.push({ file: path, offset: lostFrom, length: end - lostFrom });
       this.reportDamage(damaged);
+      // A crash never leaves a damaged hint (it is renamed into place once synced), and without it a cut at a frame
+      // boundary goes unseen: say so, once (the hint written anew below vouches for the file as it is now).
+      if (hinted?.dataLength === null) this.reportDamage([{ file: hintPath, offset: 0, length: hinted.size }], false);
       if (newest) {
         active = await this.repairTail(file, scan.validEnd, headerCheck === 'ok');
       } else {
@@ -1367,14 +1371,15 @@ export class Store implements MergeHost {
     if (damaged.length === 0) needHints.push(file);
   }
 
-  private reportDamage(damaged: DamageReport[]): void {
+  /** `skipped`: whether the ranges are data skipped (a damaged hint is listed, but no record was skipped for it). */
+  private reportDamage(damaged: DamageReport[], skipped = true): void {
     if (damaged.length === 0) return;
     if (this.options.strict) {
       throw corruption(`damaged data (${damaged[0].length} bytes; strict mode refuses to skip it)`, damaged[0].file, damaged[0].offset);
     }
     for (const range of damaged) {
       this.recovery.damaged.push(range);
-      this.recovery.skippedBytes += range.length;
+      if (skipped) this.recovery.skippedBytes += range.length;
     }
   }
 
