@@ -1294,6 +1294,7 @@ export class Store implements MergeHost {
     file.sealed = true;
     if (kind === 'kvs' && (await this.openSegmentOf(file, size)) === null) return;
     const path = `${this.dir}/${indexFileName(file.id)}`;
+    let indexDamage: DamageReport | null = null;
     if (hasIndex) {
       try {
         return this.addIndex(await IndexFile.open(this.fileSystem, path, file.id, file.written, this.indexCache));
@@ -1301,6 +1302,8 @@ export class Store implements MergeHost {
         const code = (err as KvcaskError).code;
         if (code !== codes.CORRUPTION && code !== codes.VERSION) throw err;
         this.recovery.rebuiltIndexes++;
+        // As a hint: the index file was the only record of its data file's length (a cut at a frame boundary scans clean).
+        if (code === codes.CORRUPTION) indexDamage = { file: path, offset: (err as KvcaskError).offset ?? 0, length: await this.sizeOf(path) };
       }
     }
     this.recovery.scannedFiles++;
@@ -1318,7 +1321,17 @@ export class Store implements MergeHost {
     }
     // Reported once: the index built now covers what is intact, and the next open trusts it.
     this.reportDamage(damaged.map((range) => ({ file: file.path, ...range })));
+    if (indexDamage !== null) this.reportDamage([indexDamage], false);
     this.addIndex(await this.buildIndex(file, newest.records()));
+  }
+
+  private async sizeOf(path: string): Promise<number> {
+    const fd = await this.fileSystem.open(path, 'r');
+    try {
+      return await this.fileSystem.size(fd);
+    } finally {
+      await this.fileSystem.close(fd);
+    }
   }
 
   private addIndex(index: IndexFile): void {
