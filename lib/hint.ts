@@ -185,20 +185,23 @@ export async function readHint(
 }
 
 /**
- * The data length an intact hint file (checksum, magic, version and file id
- * all good) says its data file has; null when the hint is missing or damaged.
- * A data file shorter than that has lost bytes it once durably had.
+ * What a hint file says of its data file: `dataLength`, the length an intact
+ * hint (checksum, magic, version and file id all good) records, else null;
+ * `size`, the hint file's own size (0 when it cannot be read). A data file
+ * shorter than `dataLength` has lost bytes it once durably had; with the
+ * hint damaged, nothing vouches for its length any more.
  */
-export async function readHintedLength(fsys: FileSystem, path: string, fileId: number): Promise<number | null> {
+export async function readHintedLength(fsys: FileSystem, path: string, fileId: number): Promise<{ dataLength: number | null; size: number }> {
   let buffer: Buffer;
   try {
     buffer = await readWholeFile(fsys, path);
   } catch {
-    return null;
+    return { dataLength: null, size: 0 };
   }
-  if (buffer.length < HEADER_SIZE + 4) return null;
+  const damaged = { dataLength: null, size: buffer.length };
+  if (buffer.length < HEADER_SIZE + 4) return damaged;
   const bodyEnd = buffer.length - 4;
-  if (buffer.readUInt32LE(bodyEnd) !== crc32(buffer.subarray(0, bodyEnd))) return null;
-  if (buffer.readUInt32LE(0) !== HINT_MAGIC || buffer.readUInt16LE(4) !== FORMAT_VERSION || buffer.readUInt32LE(8) !== fileId) return null;
-  return buffer.readUInt32LE(12);
+  if (buffer.readUInt32LE(bodyEnd) !== crc32(buffer.subarray(0, bodyEnd))) return damaged;
+  if (buffer.readUInt32LE(0) !== HINT_MAGIC || buffer.readUInt16LE(4) !== FORMAT_VERSION || buffer.readUInt32LE(8) !== fileId) return damaged;
+  return { dataLength: buffer.readUInt32LE(12), size: buffer.length };
 }

@@ -1226,11 +1226,15 @@ export class Store implements MergeHost {
         damaged.unshift({ file: path, offset: 0, length: FILE_HEADER_SIZE });
       }
       // A sealed file cut short at a frame boundary scans clean; only its intact hint still knows how long it was.
-      const hinted = hintIds.has(id) ? await readHintedLength(fsys, `${this.dir}/${hintFileName(id)}`, id) : null;
-      const end = hinted !== null && hinted > size ? hinted : size;
+      const hintPath = `${this.dir}/${hintFileName(id)}`;
+      const hinted = hintIds.has(id) ? await readHintedLength(fsys, hintPath, id) : null;
+      const end = hinted?.dataLength != null && hinted.dataLength > size ? hinted.dataLength : size;
       const lostFrom = newest ? size : scan.validEnd;
       if (end > lostFrom) damaged.push({ file: path, offset: lostFrom, length: end - lostFrom });
       this.reportDamage(damaged);
+      // A crash never leaves a damaged hint (it is renamed into place once synced), and without it a cut at a frame
+      // boundary goes unseen: say so, once (the hint written anew below vouches for the file as it is now).
+      if (hinted?.dataLength === null) this.reportDamage([{ file: hintPath, offset: 0, length: hinted.size }], false);
       if (newest) {
         active = await this.repairTail(file, scan.validEnd, headerCheck === 'ok');
       } else {
@@ -1290,6 +1294,7 @@ export class Store implements MergeHost {
     file.sealed = true;
     if (kind === 'kvs' && (await this.openSegmentOf(file, size)) === null) return;
     const path = `${this.dir}/${indexFileName(file.id)}`;
+    let indexDamage: DamageReport | null = null;
     if (hasIndex) {
       try {
         return this.addIndex(await IndexFile.open(this.fileSystem, path, file.id, file.written, this.indexCache));
@@ -1297,6 +1302,8 @@ export class Store implements MergeHost {
         const code = (err as KvcaskError).code;
         if (code !== codes.CORRUPTION && code !== codes.VERSION) throw err;
         this.recovery.rebuiltIndexes++;
+        // As a hint: the index file was the only record of its data file's length (a cut at a frame boundary scans clean).
+        if (code === codes.CORRUPTION) indexDamage = { file: path, offset: (err as KvcaskError).offset ?? 0, length: await this.sizeOf(path) };
       }
     }
     this.recovery.scannedFiles++;
@@ -1314,7 +1321,17 @@ export class Store implements MergeHost {
     }
     // Reported once: the index built now covers what is intact, and the next open trusts it.
     this.reportDamage(damaged.map((range) => ({ file: file.path, ...range })));
+    if (indexDamage !== null) this.reportDamage([indexDamage], false);
     this.addIndex(await this.buildIndex(file, newest.records()));
+  }
+
+  private async sizeOf(path: string): Promise<number> {
+    const fd = await this.fileSystem.open(path, 'r');
+    try {
+      return await this.fileSystem.size(fd);
+    } finally {
+      await this.fileSystem.close(fd);
+    }
   }
 
   private addIndex(index: IndexFile): void {
@@ -1367,14 +1384,15 @@ export class Store implements MergeHost {
     if (damaged.length === 0) needHints.push(file);
   }
 
-  private reportDamage(damaged: DamageReport[]): void {
+  /** `skipped`: whether the ranges are data skipped (a damaged hint is listed, but no record was skipped for it). */
+  private reportDamage(damaged: DamageReport[], skipped = true): void {
     if (damaged.length === 0) return;
     if (this.options.strict) {
       throw corruption(`damaged data (${damaged[0].length} bytes; strict mode refuses to skip it)`, damaged[0].file, damaged[0].offset);
     }
     for (const range of damaged) {
       this.recovery.damaged.push(range);
-      this.recovery.skippedBytes += range.length;
+      if (skipped) this.recovery.skippedBytes += range.length;
     }
   }
 

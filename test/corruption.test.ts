@@ -128,13 +128,16 @@ function checkValue(base: Base, key: string, value: Buffer | undefined, damageRe
 }
 
 /**
- * A cut at a frame boundary of the newest data file leaves a file that is
- * exactly what a crash before those writes would have left: no check can see
- * it, so such a cut may lose the tail's writes silently.
+ * Only a data file's hint records how long the file was. A cut at a frame
+ * boundary of a data file without one leaves a file that is exactly what a
+ * crash before those writes would have left (the newest file), or a file
+ * sealed shorter (a sealed file whose hint was still being built when a base
+ * left open was copied): no check can see it, so such a cut may lose the
+ * tail's writes silently. (A damaged hint is reported itself.)
  */
-function cutsNewestCleanly(disk: PowerLossFileSystem, mutations: Mutation[]): boolean {
-  const newest = disk.listFiles().filter((path) => path.endsWith('.data')).pop();
-  return mutations.some((m) => m.kind === 'truncate' && m.file === newest);
+function cutsUnhintedFile(disk: PowerLossFileSystem, mutations: Mutation[]): boolean {
+  const files = disk.listFiles();
+  return mutations.some((m) => m.kind === 'truncate' && m.file.endsWith('.data') && !files.includes(m.file.replace(/\.data$/, '.hint')));
 }
 
 async function readEverything(db: Store, base: Base, tally: Tally, silentTailCut: boolean): Promise<void> {
@@ -194,7 +197,7 @@ async function oneCase(base: Base, random: () => number, tally: Tally): Promise<
     return;
   }
   try {
-    await readEverything(db, base, tally, cutsNewestCleanly(base.disk, mutations));
+    await readEverything(db, base, tally, cutsUnhintedFile(base.disk, mutations));
   } catch (failure) {
     throw new Error(`${context}: ${(failure as Error).message}`, { cause: failure });
   } finally {

@@ -1,7 +1,7 @@
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { open, type RangeOptions, type Store } from '../lib/index.js';
+import { codes, open, type RangeOptions, type Store } from '../lib/index.js';
 import { rng } from './support/random.js';
 import { tempDir } from './support/temp-dir.js';
 
@@ -116,6 +116,27 @@ describe("index: 'disk'", () => {
     db = await open(dir, { ...SMALL, index: 'disk' });
     expect(db.stats().recovery.rebuiltIndexes).toBe(1);
     for (let i = 0; i < 300; i++) expect(db.getSync(`key-${i}`)?.toString()).toBe(`value-${i}`);
+    await db.close();
+  });
+
+  it('reports a sealed data file cut at a frame boundary as damage, though it scans clean, because its index file recorded it longer', async () => {
+    const dir = tempDir();
+    let db = await open(dir, { ...SMALL, index: 'disk' });
+    for (let i = 0; i < 300; i++) await db.set(`key-${i}`, `value-${i}`);
+    await db.close();
+    const data = join(dir, '00001000.data');
+    const index = join(dir, '00001000.kvx');
+    const bytes = readFileSync(data);
+    const lastFrame = bytes.lastIndexOf('KVFR');
+    const lostKey = bytes.subarray(lastFrame + 36, lastFrame + 36 + bytes.readUInt16LE(lastFrame + 30)).toString();
+    expect(lostKey).toMatch(/^key-\d+$/);
+    truncateSync(data, lastFrame);
+    const indexSize = statSync(index).size;
+    await expect(open(dir, { ...SMALL, index: 'disk', strict: true })).rejects.toMatchObject({ code: codes.CORRUPTION, file: index });
+    db = await open(dir, { ...SMALL, index: 'disk' });
+    expect(db.getSync(lostKey)).toBeUndefined();
+    expect(db.stats().recovery.damaged).toEqual([{ file: index, offset: expect.any(Number), length: indexSize }]);
+    expect(db.stats().recovery.rebuiltIndexes).toBe(1);
     await db.close();
   });
 

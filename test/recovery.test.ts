@@ -164,6 +164,31 @@ describe('recovery', () => {
     await expect(open(dir, { maxFileSize: 2048, autoMerge: false, strict: true })).rejects.toMatchObject({ code: codes.CORRUPTION, file: data, offset: lastFrame });
   });
 
+  it('reports a damaged hint as damage, since a cut at a frame boundary of its data file would otherwise go unseen', async () => {
+    const sealed = await storeWithSealedFiles();
+    const { dir, data } = sealed;
+    await sealed.db.close();
+    const hint = `${dir}/00001000.hint`;
+    const hintSize = statSync(hint).size;
+    writeFileSync(hint, Buffer.alloc(hintSize));
+    const bytes = readFileSync(data);
+    const lastFrame = bytes.lastIndexOf('KVFR');
+    const lostKey = bytes.subarray(lastFrame + 36, lastFrame + 36 + bytes.readUInt16LE(lastFrame + 30)).toString();
+    expect(lostKey).toMatch(/^k\d+$/);
+    truncateSync(data, lastFrame);
+    await expect(open(dir, { maxFileSize: 2048, autoMerge: false, strict: true })).rejects.toMatchObject({ code: codes.CORRUPTION, file: hint, offset: 0 });
+    let db = await open(dir, { maxFileSize: 2048, autoMerge: false });
+    expect(db.getSync(lostKey)).toBeUndefined();
+    expect(db.stats().recovery.damaged).toEqual([{ file: hint, offset: 0, length: hintSize }]);
+    expect(db.stats().recovery.skippedBytes).toBe(0);
+    await db.close();
+    // Reported once: the hint written anew describes the file as it is now.
+    db = await open(dir, { maxFileSize: 2048, autoMerge: false });
+    expect(db.stats().recovery.damaged).toEqual([]);
+    expect(db.stats().recovery.scannedFiles).toBe(1);
+    await db.close();
+  });
+
   it('restarts a newest file that was created but never written before a crash', async () => {
     const dir = tempDir();
     let db = await open(dir);
