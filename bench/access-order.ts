@@ -7,11 +7,12 @@
  * same keys copied in read order beforehand). Medians to stdout and to
  * bench/results/access-order-<date>.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from '../lib/index.js';
 import { accessSequence, makeDataset } from './dataset.js';
+import { saveResult } from './results-file.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 1_000_000);
 const ROUNDS = Number(process.env.KVCASK_BENCH_ROUNDS ?? 7);
@@ -43,10 +44,7 @@ try {
   const result = { strided: median(rates.strided), inOrder: median(rates.inOrder) };
   console.log(`getSync of ${reads.toLocaleString('en')} keys out of ${KEYS.toLocaleString('en')}, median of ${ROUNDS} rounds; ${cpus().length} cores, Node ${process.version}`);
   console.table({ 'keys fetched at a stride from the key array': Math.round(result.strided), 'keys from the access sequence': Math.round(result.inOrder) });
-  const resultsDir = new URL('../../bench/results/', import.meta.url);
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = new Date().toISOString();
-  writeFileSync(new URL(`access-order-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir), JSON.stringify({ date: stamp, keys: KEYS, reads, rounds: ROUNDS, opsPerSec: result, runs: rates }, null, 2));
+  saveResult('access-order', { keys: KEYS, reads, rounds: ROUNDS, opsPerSec: result, runs: rates });
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { open, type Store } from '../lib/index.js';
 import { keyAt } from './derived-keys.js';
 import { type Figure, measure, ROUNDS } from './measure.js';
+import { saveResult } from './results-file.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 10_000_000);
 const VALUE_SIZE = 100;
@@ -182,13 +183,7 @@ async function capProof(capMiB: number): Promise<void> {
     // A cgroup goes with rmdir, once its processes have exited.
     rmdirSync(group);
   }
-  const resultsDir = new URL('../../bench/results/', import.meta.url);
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = new Date().toISOString();
-  writeFileSync(
-    new URL(`index-cap-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir),
-    JSON.stringify({ date: stamp, keys: KEYS, capMiB, maxFileSize: CAP_FILE_SIZE, node: process.version, results }, null, 2),
-  );
+  saveResult('index-cap', { keys: KEYS, capMiB, maxFileSize: CAP_FILE_SIZE, node: process.version, results });
 }
 
 function runChild(phase: string, dir: string, mode: Mode): Record<string, unknown> {
@@ -228,13 +223,7 @@ async function main(): Promise<void> {
     rows[`${figure.name} p99 µs`] = { memory: number(figure.p99Ms * 1000, 2), disk: number(disk.p99Ms * 1000, 2) };
   }
   console.table(rows);
-  const resultsDir = new URL('../../bench/results/', import.meta.url);
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = new Date().toISOString();
-  writeFileSync(
-    new URL(`index-modes-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir),
-    JSON.stringify({ date: stamp, machine, keys: KEYS, valueSize: VALUE_SIZE, rounds: ROUNDS, indexCacheBytes: INDEX_CACHE_BYTES, results }, null, 2),
-  );
+  saveResult('index-modes', { machine, keys: KEYS, valueSize: VALUE_SIZE, rounds: ROUNDS, indexCacheBytes: INDEX_CACHE_BYTES, results });
 }
 
 const [phase, dir, mode] = process.argv.slice(2);

@@ -14,7 +14,7 @@
  * without a limit), KVCASK_BENCH_ONLY=latency (skip the size and read figures).
  * Results go to stdout and to bench/results/merge-<date>.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -23,6 +23,7 @@ import { Bench } from 'tinybench';
 import { open, type Store } from '../lib/index.js';
 import { rng } from '../test/support/random.js';
 import { accessSequence } from './dataset.js';
+import { saveResult } from './results-file.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 300_000);
 const ROUNDS = Number(process.env.KVCASK_BENCH_ROUNDS ?? 3);
@@ -246,10 +247,7 @@ async function main(): Promise<void> {
   const latency = notes.latency as { withoutMerge: Latencies; duringMerge: Latencies; mergeUnderLoadMBPerSec: number; setP99Ratios: number[] };
   console.log(`latency: medians of ${LATENCY_ROUNDS} rounds; merge under load ${latency.mergeUnderLoadMBPerSec.toFixed(1)} MB/s; set p99 ratio per round ${latency.setP99Ratios.map((r) => r.toFixed(2)).join(', ')}`);
   console.table({ 'without merge': latency.withoutMerge, 'during merge': latency.duringMerge });
-  const resultsDir = new URL('../../bench/results/', import.meta.url);
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = new Date().toISOString();
-  writeFileSync(new URL(`merge-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir), JSON.stringify({ date: stamp, machine, keys: KEYS, rounds: ROUNDS, latencyRounds: LATENCY_ROUNDS, mergeRateLimit: MERGE_RATE ?? 'default', notes }, null, 2));
+  saveResult('merge', { machine, keys: KEYS, rounds: ROUNDS, latencyRounds: LATENCY_ROUNDS, mergeRateLimit: MERGE_RATE ?? 'default', notes });
 }
 
 await main();

@@ -13,12 +13,13 @@
  * reuses them, so that two builds can be compared on the same files.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from '../lib/index.js';
 import { median, ROUNDS } from './measure.js';
+import { saveResult } from './results-file.js';
 
 const SIZES = (process.env.KVCASK_BENCH_OPEN_KEYS ?? '1000000,2000000,4000000').split(',').map(Number);
 const KEEP_DIR = process.env.KVCASK_BENCH_OPEN_DIR;
@@ -78,11 +79,8 @@ async function main(): Promise<void> {
   } finally {
     if (KEEP_DIR === undefined) rmSync(root, { recursive: true, force: true });
   }
-  const resultsDir = new URL('../../bench/results/', import.meta.url);
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = new Date().toISOString();
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version };
-  writeFileSync(new URL(`open-scaling-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir), JSON.stringify({ date: stamp, machine, rounds: ROUNDS, results }, null, 2));
+  saveResult('open-scaling', { machine, rounds: ROUNDS, results });
 }
 
 const [phase, dir] = process.argv.slice(2);

@@ -7,7 +7,7 @@
  * bench/results/peers-<date>.json. `--help` lists the options.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { parseSuiteOptions } from './peers/options.js';
 import { peers } from './peers/registry.js';
 import { printReport } from './peers/report.js';
 import { runStore, type StoreRun } from './peers/run-store.js';
+import { saveResult } from './results-file.js';
 
 const argv = process.argv.slice(2);
 const { options, rest } = parseSuiteOptions(argv);
@@ -44,11 +45,6 @@ if (rest.child !== undefined) {
     rmSync(scratch, { recursive: true, force: true });
   }
   printReport(runs);
-  const date = new Date().toISOString();
   const durability = Object.fromEntries(runs.map((run) => [run.store, run.durability]));
-  const resultsDir = new URL('../../bench/results/', import.meta.url);
-  mkdirSync(resultsDir, { recursive: true });
-  const file = new URL(`peers-${date.slice(0, 19).replace(/:/g, '')}.json`, resultsDir);
-  writeFileSync(file, JSON.stringify({ date, machine, options, durability, runs }, null, 2));
-  console.log(`\nwritten to ${fileURLToPath(file)}`);
+  console.log(`\nwritten to ${saveResult('peers', { machine, options, durability, runs })}`);
 }

@@ -13,12 +13,13 @@
  * req/s. Results go to stdout and to bench/results/server-<date>.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { BARE, BARE_VALUE, CLI, fillStore, getPaths, keyOf, startServer, stopServer, VALUE_SIZE } from './server-processes.js';
+import { saveResult } from './results-file.js';
 
 const SECONDS = Number(process.env.KVCASK_BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.KVCASK_BENCH_CONNECTIONS ?? 100);
@@ -227,13 +228,7 @@ async function main(): Promise<void> {
     })),
   );
   if (figures.some((f) => f.non2xx > 0 || f.errors > 0)) console.warn('some requests failed: the figures above do not measure the intended case');
-  const resultsDir = new URL('../../bench/results/', import.meta.url);
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = new Date().toISOString();
-  writeFileSync(
-    new URL(`server-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir),
-    JSON.stringify({ date: stamp, machine, client: CLIENT, connections: CONNECTIONS, seconds: SECONDS, keys: KEYS, valueSize: VALUE_SIZE, figures }, null, 2),
-  );
+  saveResult('server', { machine, client: CLIENT, connections: CONNECTIONS, seconds: SECONDS, keys: KEYS, valueSize: VALUE_SIZE, figures });
 }
 
 await main();

@@ -4,12 +4,13 @@
  * runs in ROUNDS rounds of tinybench and the median round is reported.
  * Results go to stdout as a table and to bench/results/store-<date>.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { open, type Store } from '../lib/index.js';
 import { accessSequence, makeDataset } from './dataset.js';
 import { type Figure, measure, ROUNDS } from './measure.js';
+import { saveResult } from './results-file.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 1_000_000);
 const VALUE_SIZE = 100;
@@ -80,10 +81,7 @@ async function main(): Promise<void> {
   console.table(
     figures.map((f) => ({ task: f.name, 'ops/s': Math.round(f.opsPerSec), 'p50 µs': +(f.p50Ms * 1000).toFixed(2), 'p99 µs': +(f.p99Ms * 1000).toFixed(2) })),
   );
-  const resultsDir = new URL('../../bench/results/', import.meta.url);
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = new Date().toISOString();
-  writeFileSync(new URL(`store-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir), JSON.stringify({ date: stamp, machine, keys: KEYS, valueSize: VALUE_SIZE, rounds: ROUNDS, notes, figures }, null, 2));
+  saveResult('store', { machine, keys: KEYS, valueSize: VALUE_SIZE, rounds: ROUNDS, notes, figures });
 }
 
 await main();

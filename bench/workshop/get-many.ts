@@ -9,12 +9,13 @@
  * (bench/dataset.ts), 100 consecutive ones per call.
  * Results: stdout and bench/results/get-many-<date>.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from '../../lib/index.js';
 import { accessSequence } from '../dataset.js';
 import { type Figure, measure, ROUNDS } from '../measure.js';
+import { saveResult } from '../results-file.js';
 import { dataset } from './workload.js';
 
 const KEYS = Number(process.env.KVCASK_WORKSHOP_KEYS ?? 200_000);
@@ -76,10 +77,4 @@ for (const [mode, figures] of Object.entries(results)) {
   }
 }
 console.table(table);
-const resultsDir = new URL('../../../bench/results/', import.meta.url);
-mkdirSync(resultsDir, { recursive: true });
-const stamp = new Date().toISOString();
-writeFileSync(
-  new URL(`get-many-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir),
-  JSON.stringify({ date: stamp, cpus: cpus().length, node: process.version, keys: KEYS, valueBytes: 100, perCall: PER_CALL, rounds: ROUNDS, results }, null, 2),
-);
+saveResult('get-many', { cpus: cpus().length, node: process.version, keys: KEYS, valueBytes: 100, perCall: PER_CALL, rounds: ROUNDS, results });

@@ -9,10 +9,11 @@
  * file system as os.tmpdir()), removed at the end.
  * Results: stdout and bench/results/preallocation-<date>.json.
  */
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, write, writeFileSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, write, writeFileSync, writeSync, fsyncSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { saveResult } from '../results-file.js';
 
 const writeAsync = promisify(write);
 const WRITES = Number(process.env.KVCASK_WORKSHOP_OPS ?? 3000);
@@ -62,10 +63,4 @@ try {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const ratio = median(results['zero-filled'].map((r) => r.writesPerSec)) / median(results.extend.map((r) => r.writesPerSec));
 console.log(`median writes/s, zero-filled / extend: ${ratio.toFixed(2)}x`);
-const resultsDir = new URL('../../../bench/results/', import.meta.url);
-mkdirSync(resultsDir, { recursive: true });
-const stamp = new Date().toISOString();
-writeFileSync(
-  new URL(`preallocation-${stamp.slice(0, 19).replace(/:/g, '')}.json`, resultsDir),
-  JSON.stringify({ date: stamp, cpus: cpus().length, node: process.version, writes: WRITES, rounds: ROUNDS, frameBytes: FRAME.length, results, ratio }, null, 2),
-);
+saveResult('preallocation', { cpus: cpus().length, node: process.version, writes: WRITES, rounds: ROUNDS, frameBytes: FRAME.length, results, ratio });
