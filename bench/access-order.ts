@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { open } from '../lib/index.js';
 import { accessSequence, makeDataset } from './dataset.js';
 import { saveResult } from './results-file.js';
+import { median } from './measure.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 1_000_000);
 const ROUNDS = Number(process.env.KVCASK_BENCH_ROUNDS ?? 7);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 const { keys, value } = makeDataset(KEYS, 100);
 const root = mkdtempSync(join(tmpdir(), 'kvcask-bench-order-'));

@@ -24,6 +24,7 @@ import { open, type Store } from '../lib/index.js';
 import { rng } from '../test/support/random.js';
 import { accessSequence } from './dataset.js';
 import { saveResult } from './results-file.js';
+import { median } from './measure.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 300_000);
 const ROUNDS = Number(process.env.KVCASK_BENCH_ROUNDS ?? 3);
@@ -37,7 +38,6 @@ const MERGE_RATE = process.env.KVCASK_BENCH_MERGE_RATE === undefined ? undefined
 const ONLY_LATENCY = process.env.KVCASK_BENCH_ONLY === 'latency';
 const CACHE = 512 * 1024 * 1024;
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { dataset, KINDS, openFor, operations, parseKind, prepare } from './workload.js';
+import { median } from '../measure.js';
 
 const KEYS = Number(process.env.KVCASK_WORKSHOP_KEYS ?? 100_000);
 const OPS = Number(process.env.KVCASK_WORKSHOP_OPS ?? 200_000);
@@ -32,7 +33,6 @@ observer.observe({ entryTypes: ['gc'] });
 /** Lets queued observer callbacks run, so gcEntries is up to date. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 const allocatedSoFar = () => getHeapStatistics().used_heap_size + process.memoryUsage().arrayBuffers;
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const gcKinds: Record<number, string> = {
   [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
   [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',

@@ -14,6 +14,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { saveResult } from '../results-file.js';
+import { median } from '../measure.js';
 
 const writeAsync = promisify(write);
 const WRITES = Number(process.env.KVCASK_WORKSHOP_OPS ?? 3000);
@@ -60,7 +61,6 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const ratio = median(results['zero-filled'].map((r) => r.writesPerSec)) / median(results.extend.map((r) => r.writesPerSec));
 console.log(`median writes/s, zero-filled / extend: ${ratio.toFixed(2)}x`);
 saveResult('preallocation', { cpus: cpus().length, node: process.version, writes: WRITES, rounds: ROUNDS, frameBytes: FRAME.length, results, ratio });

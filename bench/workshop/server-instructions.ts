@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { autocannonRequests, BARE, CLI, fillStore, startServer, stopServer } from '../server-processes.js';
+import { median } from '../measure.js';
 
 const ROUNDS = Number(process.env.KVCASK_WORKSHOP_ROUNDS ?? 3);
 const REQUESTS = Number(process.env.KVCASK_WORKSHOP_REQUESTS ?? 20_000);
@@ -29,7 +30,6 @@ const SERVERS = (process.env.KVCASK_WORKSHOP_SERVERS ?? 'bare,kvcask').split(','
 const KEEP = process.env.KVCASK_WORKSHOP_KEEP;
 const CASES = process.argv.length > 2 ? process.argv.slice(2) : ['get', 'put'];
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 // PUT keys never repeat, not even across rounds on the same store.
 let fresh = KEYS;
