@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from '../lib/index.js';
-import { keyAt } from './derived-keys.js';
+import { absentKeys, presentKeys, setDerivedKeys } from './derived-keys.js';
 import { measure } from './measure.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 2_000_000);
@@ -26,16 +26,11 @@ try {
   for (const mode of ['memory', 'disk'] as const) {
     const dir = join(root, mode);
     let db = await open(dir, { index: mode, sync: 'none', autoMerge: false, maxFileSize });
-    for (let i = 0; i < KEYS; i += 10_000) {
-      const writes: Promise<void>[] = [];
-      for (let j = i; j < Math.min(KEYS, i + 10_000); j++) writes.push(db.set(keyAt(j), value));
-      await Promise.all(writes);
-    }
+    await setDerivedKeys(db, KEYS, value);
     await db.close();
     db = await open(dir, { index: mode, autoMerge: false, maxFileSize, indexCacheSize: 512 * 2 ** 20 });
-    // Keys copied into access order beforehand, so that fetching them costs the store nothing.
-    const hits = Array.from({ length: SEQUENCE }, (_, i) => keyAt((i * 7919) % KEYS));
-    const misses = Array.from({ length: SEQUENCE }, (_, i) => keyAt(KEYS + i));
+    const hits = presentKeys(KEYS, SEQUENCE);
+    const misses = absentKeys(KEYS, SEQUENCE);
     for (const key of hits) if (db.getSync(key) === undefined) throw new Error(`key ${key.toString('hex')} is missing`);
     let cursor = 0;
     const hit = await measure('getSync hit', () => {

@@ -21,7 +21,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open, type Store } from '../lib/index.js';
-import { keyAt } from './derived-keys.js';
+import { absentKeys, keyAt, presentKeys, setDerivedKeys } from './derived-keys.js';
 import { type Figure, measure, ROUNDS } from './measure.js';
 import { saveResult } from './results-file.js';
 
@@ -44,12 +44,7 @@ async function loadPhase(dir: string, mode: Mode): Promise<object> {
   const before = memory();
   const db = await open(dir, { index: mode, sync: 'none', autoMerge: false });
   const started = performance.now();
-  const chunk = 10_000;
-  for (let i = 0; i < KEYS; i += chunk) {
-    const writes: Promise<void>[] = [];
-    for (let j = i; j < Math.min(KEYS, i + chunk); j++) writes.push(db.set(keyAt(j), value));
-    await Promise.all(writes);
-  }
+  await setDerivedKeys(db, KEYS, value);
   const loadSeconds = (performance.now() - started) / 1000;
   const after = memory();
   const closeStarted = performance.now();
@@ -68,8 +63,8 @@ async function readPhase(dir: string, mode: Mode): Promise<object> {
   const db: Store = await open(dir, { index: mode, sync: 'always', autoMerge: false, indexCacheSize: INDEX_CACHE_BYTES });
   const openMs = performance.now() - openStarted;
   const after = memory();
-  const sequence = Array.from({ length: SEQUENCE }, (_, i) => keyAt((i * 7919) % KEYS));
-  const missing = Array.from({ length: SEQUENCE }, (_, i) => keyAt(KEYS + i));
+  const sequence = presentKeys(KEYS, SEQUENCE);
+  const missing = absentKeys(KEYS, SEQUENCE);
   for (const key of sequence) if (db.getSync(key) === undefined) throw new Error(`key ${key.toString('hex')} is missing`);
   let cursor = 0;
   const nextKey = () => sequence[(cursor = (cursor + 1) % SEQUENCE)];
@@ -114,11 +109,7 @@ async function verifyPhase(dir: string, mode: Mode): Promise<object> {
 async function capLoadPhase(dir: string, mode: Mode): Promise<object> {
   // Durable writes: unsynced dirty pages count against the cgroup too, and would stall the load in reclaim.
   const db = await open(dir, { index: mode, sync: 'always', autoMerge: false, maxFileSize: CAP_FILE_SIZE });
-  for (let i = 0; i < KEYS; i += 10_000) {
-    const writes: Promise<void>[] = [];
-    for (let j = i; j < Math.min(KEYS, i + 10_000); j++) writes.push(db.set(keyAt(j), VALUE));
-    await Promise.all(writes);
-  }
+  await setDerivedKeys(db, KEYS, VALUE);
   const rss = process.memoryUsage().rss;
   await db.close();
   return { keysWritten: KEYS, rssMiB: rss / 2 ** 20 };
