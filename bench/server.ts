@@ -18,7 +18,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { BARE, BARE_VALUE, CLI, fillStore, getPaths, keyOf, startServer, stopServer, VALUE_SIZE } from './server-processes.js';
+import { BARE, BARE_VALUE, CLI, fillStore, getPaths, getRequests, putRequests, startServer, stopServer, VALUE_SIZE } from './server-processes.js';
 import { saveResult } from './results-file.js';
 
 const SECONDS = Number(process.env.KVCASK_BENCH_SECONDS ?? 10);
@@ -172,17 +172,16 @@ async function main(): Promise<void> {
   if (CLIENT !== 'autocannon' && CLIENT !== 'wrk') throw new TypeError(`KVCASK_BENCH_CLIENT is ${CLIENT}: expected autocannon or wrk`);
   const root = mkdtempSync(join(tmpdir(), 'kvcask-bench-server-'));
   const figures: Figure[] = [];
-  const value = Buffer.alloc(VALUE_SIZE, 0x76);
   // GET: a fixed list of requests, built once by autocannon (a per-request setupRequest doubles autocannon's CPU per request,
   // which on 2 cores would be measured instead of the server); the keys are spread over the whole store.
   const paths = getPaths(GET_KEYS, KEYS);
   const pathFile = join(root, 'get-paths.txt');
   writeFileSync(pathFile, `${paths.join('\n')}\n`);
-  const gets: Requests = { autocannon: paths.map((path) => ({ method: 'GET', path })), wrk: ['get', pathFile, String(WRK_THREADS)] };
+  const gets: Requests = { autocannon: getRequests(paths), wrk: ['get', pathFile, String(WRK_THREADS)] };
   // PUT: every request a new key, so autocannon needs setupRequest; its ceiling is measured with the very same generator.
   let fresh = KEYS;
   const puts: Requests = {
-    autocannon: [{ method: 'PUT', body: value.toString(), setupRequest: (request) => ({ ...request, path: `/kv/${keyOf(fresh++)}` }) }],
+    autocannon: putRequests(() => fresh++),
     wrk: ['put', String(KEYS), String(VALUE_SIZE), String(WRK_THREADS)],
   };
   try {
