@@ -30,7 +30,6 @@ const SERVERS = (process.env.KVCASK_WORKSHOP_SERVERS ?? 'bare,kvcask').split(','
 const KEEP = process.env.KVCASK_WORKSHOP_KEEP;
 const CASES = process.argv.length > 2 ? process.argv.slice(2) : ['get', 'put'];
 
-
 // PUT keys never repeat, not even across rounds on the same store.
 let fresh = KEYS;
 const nextKey = () => fresh++;
