@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { open, type Store } from '../lib/index.js';
 import { absentKeys, keyAt, presentKeys, setDerivedKeys } from './derived-keys.js';
 import { type Figure, measure, ROUNDS } from './measure.js';
+import { memoryAfterGc } from './process-memory.js';
 import { saveResult } from './results-file.js';
 
 const KEYS = Number(process.env.KVCASK_BENCH_KEYS ?? 10_000_000);
@@ -33,20 +34,14 @@ const SEQUENCE = 200_000;
 const INDEX_CACHE_BYTES = Number(process.env.KVCASK_BENCH_INDEX_CACHE_MB ?? 32) * 2 ** 20;
 type Mode = 'memory' | 'disk';
 
-function memory(): { heap: number; rss: number } {
-  (globalThis as { gc?: () => void }).gc!();
-  const usage = process.memoryUsage();
-  return { heap: usage.heapUsed + usage.external, rss: usage.rss };
-}
-
 async function loadPhase(dir: string, mode: Mode): Promise<object> {
   const value = Buffer.alloc(VALUE_SIZE, 7);
-  const before = memory();
+  const before = memoryAfterGc();
   const db = await open(dir, { index: mode, sync: 'none', autoMerge: false });
   const started = performance.now();
   await setDerivedKeys(db, KEYS, value);
   const loadSeconds = (performance.now() - started) / 1000;
-  const after = memory();
+  const after = memoryAfterGc();
   const closeStarted = performance.now();
   await db.close();
   return {
@@ -58,11 +53,11 @@ async function loadPhase(dir: string, mode: Mode): Promise<object> {
 }
 
 async function readPhase(dir: string, mode: Mode): Promise<object> {
-  const before = memory();
+  const before = memoryAfterGc();
   const openStarted = performance.now();
   const db: Store = await open(dir, { index: mode, sync: 'always', autoMerge: false, indexCacheSize: INDEX_CACHE_BYTES });
   const openMs = performance.now() - openStarted;
-  const after = memory();
+  const after = memoryAfterGc();
   const sequence = presentKeys(KEYS, SEQUENCE);
   const missing = absentKeys(KEYS, SEQUENCE);
   for (const key of sequence) if (db.getSync(key) === undefined) throw new Error(`key ${key.toString('hex')} is missing`);

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from '../lib/index.js';
 import { median, ROUNDS } from './measure.js';
+import { memoryAfterGc } from './process-memory.js';
 import { saveResult } from './results-file.js';
 
 const SIZES = (process.env.KVCASK_BENCH_OPEN_KEYS ?? '1000000,2000000,4000000').split(',').map(Number);
@@ -31,21 +32,15 @@ interface OpenFigures {
   heapBytesPerKey: number;
 }
 
-function heapAndExternal(): number {
-  (globalThis as { gc?: () => void }).gc!();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.external;
-}
-
 async function openPhase(dir: string): Promise<OpenFigures> {
-  const before = heapAndExternal();
+  const before = memoryAfterGc().heap;
   const cpu = process.cpuUsage();
   const started = performance.now();
   const db = await open(dir, { index: 'memory', autoMerge: false });
   const openMs = performance.now() - started;
   const spent = process.cpuUsage(cpu);
   const keys = db.stats().keys;
-  const heapBytesPerKey = (heapAndExternal() - before) / keys;
+  const heapBytesPerKey = (memoryAfterGc().heap - before) / keys;
   await db.close();
   return { keys, openMs, cpuMs: (spent.user + spent.system) / 1000, heapBytesPerKey };
 }
