@@ -1513,18 +1513,18 @@ export class Store implements MergeHost {
     }
   }
 
-  /** The newest record of each key in a sealed file, read from the file itself, in file order. */
-  private async newestRecords(file: DataFile): Promise<ScannedRecord[]> {
+  /** The newest record of each key in a sealed file, read from the file itself; `pause` is awaited between chunks. */
+  private async newestRecords(file: DataFile, pause?: () => Promise<void>): Promise<NewestRecords> {
     const newest = new NewestRecords();
     const keep = (record: ScannedRecord) => newest.add(record);
-    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep);
-    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep);
-    return newest.records();
+    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep, pause);
+    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep, pause);
+    return newest;
   }
 
   /** Writes the on-disk index of a sealed file under `name`. */
   private async writeIndex(file: DataFile, name: string, records?: ScannedRecord[]): Promise<void> {
-    const entries = (records ?? (await this.newestRecords(file))).map((record) => ({
+    const entries = (records ?? (await this.newestRecords(file)).records()).map((record) => ({
       key: record.key,
       offset: record.offset,
       valueLength: record.valueLength,
@@ -1544,15 +1544,13 @@ export class Store implements MergeHost {
 
   /** Rebuilds a sealed file's hint from its records (the newest of each key), in bounded slices of event-loop time. */
   private async writeHintFor(file: DataFile): Promise<void> {
-    const newest = new NewestRecords();
-    const keep = (record: ScannedRecord) => newest.add(record);
     const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.hurry);
     const pause = () => slice.pause();
+    let newest: NewestRecords;
     // A merge may take and retire the file while this scan yields: its descriptor stays open until the scan is done.
     file.readers++;
     try {
-      if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep, pause);
-      else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep, pause);
+      newest = await this.newestRecords(file, pause);
     } finally {
       file.readers--;
       if (file.retired) this.closeRetired();
