@@ -162,6 +162,8 @@ export class Store implements MergeHost {
   private readonly owed = new OwedRetires();
   /** With index: 'disk', per data file not yet indexed: how many keys it put in the memory part (an upper bound). */
   private readonly memoryKeys = new Map<number, number>();
+  /** The sum of memoryKeys, kept as it changes: a paced write over the bound must not walk the map. */
+  private memoryKeysTotal = 0;
   /** Sealed files are indexed one at a time, oldest first: one file's newest records in memory at once. */
   private indexQueue: Promise<void> = Promise.resolve();
   /** Writes held back until waitingKeys is back within maxMemoryKeys. */
@@ -343,8 +345,7 @@ export class Store implements MergeHost {
    */
   private holdInMemory(file: DataFile, slot: number): void {
     if (this.disk === null || (slot >= 0 && this.keydir.fileOf(slot) === file.id)) return;
-    const count = (this.memoryKeys.get(file.id) ?? 0) + 1;
-    this.memoryKeys.set(file.id, count);
+    const count = this.countMemoryKeys(file.id, 1);
     if (count >= this.options.maxMemoryKeys && file === this.writer.active) this.track(this.writer.rotate());
   }
 
@@ -364,15 +365,22 @@ export class Store implements MergeHost {
     return new Promise((resolve) => this.stalled.push(resolve));
   }
 
+  /** Adds `keys` to the count of keys `fileId` put in the memory part; returns its new count. */
+  private countMemoryKeys(fileId: number, keys: number): number {
+    const count = (this.memoryKeys.get(fileId) ?? 0) + keys;
+    this.memoryKeys.set(fileId, count);
+    this.memoryKeysTotal += keys;
+    return count;
+  }
+
   /** The keys that files no longer active hold in the memory part until their index is written. */
   private get waitingKeys(): number {
-    let keys = 0;
-    for (const [fileId, count] of this.memoryKeys) if (fileId !== this.writer.active.id) keys += count;
-    return keys;
+    return this.memoryKeysTotal - (this.memoryKeys.get(this.writer.active.id) ?? 0);
   }
 
   /** A sealed file's keys left the memory part (or never will, its indexing having failed): held-back writes may go on. */
   private releaseMemoryKeys(fileId: number): void {
+    this.memoryKeysTotal -= this.memoryKeys.get(fileId) ?? 0;
     this.memoryKeys.delete(fileId);
     if (this.waitingKeys <= this.options.maxMemoryKeys) for (const resolve of this.stalled.splice(0)) resolve();
   }
@@ -1249,7 +1257,7 @@ export class Store implements MergeHost {
     this.seq = maxSeq + 1;
     const lastId = ids.length > 0 ? ids[ids.length - 1] : 0;
     // Whatever the memory part holds now came from the newest file's records (the sealed files were indexed above).
-    if (this.disk !== null && active !== null) this.memoryKeys.set(active.id, this.keydir.size);
+    if (this.disk !== null && active !== null) this.countMemoryKeys(active.id, this.keydir.size);
     if (active === null || active.end >= this.options.maxFileSize) {
       if (active !== null) {
         active.sealed = true;
