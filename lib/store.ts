@@ -568,7 +568,8 @@ export class Store implements MergeHost {
   }
 
   private isLive(key: Uint8Array): boolean {
-    return this.disk === null ? this.keydir.find(key) >= 0 : this.locate(key) !== null;
+    // With index: 'disk', the reused location of point reads: has() allocates none either.
+    return this.disk === null ? this.keydir.find(key) >= 0 : this.locateOnDisk(key, this.located);
   }
 
   /** Where the newest value of `key` lives, or null if it has none: the memory part first, then the files newest first. */
