@@ -169,7 +169,7 @@ export class Store implements MergeHost {
   /** Writes held back until waitingKeys is back within maxMemoryKeys. */
   private readonly stalled: (() => void)[] = [];
   /** Background work need not leave room for requests while writes wait on it, or once close() (which waits for it) has begun. */
-  private readonly hurry = () => this.closed || this.stalled.length > 0;
+  private readonly urgent = () => this.closed || this.stalled.length > 0;
   /**
    * While a merge runs with index: 'disk': its inputs, and each change to their live records as
    * (file, offset, +1 or -1, stamp); only changes stamped after a record was copied touch its copy's count.
@@ -411,7 +411,7 @@ export class Store implements MergeHost {
    * needs exact counts.
    */
   private async settleOwedMostly(): Promise<void> {
-    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.hurry);
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.urgent);
     while (this.owed.size > OWED_SETTLED_AT_ONCE) {
       const before = this.owed.size;
       const listed = this.owed.list();
@@ -1553,7 +1553,7 @@ export class Store implements MergeHost {
 
   /** Rebuilds a sealed file's hint from its records (the newest of each key), in bounded slices of event-loop time. */
   private async writeHintFor(file: DataFile): Promise<void> {
-    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.hurry);
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.urgent);
     const pause = () => slice.pause();
     let newest: NewestRecords;
     // A merge may take and retire the file while this scan yields: its descriptor stays open until the scan is done.
