@@ -48,6 +48,7 @@ import {
   recordSize,
 } from './record.js';
 import {
+  type DamagedRange,
   type DataFile,
   dataFileName,
   deadBytes as deadBytesOf,
@@ -1316,18 +1317,9 @@ export class Store implements MergeHost {
       }
     }
     this.recovery.scannedFiles++;
-    const newest = new NewestRecords();
-    const keep = (record: ScannedRecord) => newest.add(record);
-    let damaged: { offset: number; length: number }[];
-    if (file.segment !== null) {
-      damaged = await scanSegment(this.fileSystem, file.fd, file.segment, keep);
-    } else {
-      const headerCheck = await this.checkHeaderOf(file);
-      const scan = await scanDataFile(this.fileSystem, file.fd, size, FILE_HEADER_SIZE, keep);
-      damaged = scan.damaged;
-      if (headerCheck === 'damaged') damaged.unshift({ offset: 0, length: FILE_HEADER_SIZE });
-      if (scan.validEnd < size) damaged.push({ offset: scan.validEnd, length: size - scan.validEnd });
-    }
+    const headerCheck = file.segment === null ? await this.checkHeaderOf(file) : 'ok';
+    const { newest, damaged } = await this.newestRecords(file);
+    if (headerCheck === 'damaged') damaged.unshift({ offset: 0, length: FILE_HEADER_SIZE });
     // Reported once: the index built now covers what is intact, and the next open trusts it.
     this.reportDamage(damaged.map((range) => ({ file: file.path, ...range })));
     if (indexDamage !== null) this.reportDamage([indexDamage], false);
@@ -1522,18 +1514,23 @@ export class Store implements MergeHost {
     }
   }
 
-  /** The newest record of each key in a sealed file, read from the file itself; `pause` is awaited between chunks. */
-  private async newestRecords(file: DataFile, pause?: () => Promise<void>): Promise<NewestRecords> {
+  /**
+   * The newest record of each key in a sealed file, read from the file
+   * itself, and the stretches the scan skipped (a data file's torn tail
+   * included); `pause` is awaited between chunks.
+   */
+  private async newestRecords(file: DataFile, pause?: () => Promise<void>): Promise<{ newest: NewestRecords; damaged: DamagedRange[] }> {
     const newest = new NewestRecords();
     const keep = (record: ScannedRecord) => newest.add(record);
-    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep, pause);
-    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep, pause);
-    return newest;
+    if (file.segment !== null) return { newest, damaged: await scanSegment(this.fileSystem, file.fd, file.segment, keep, pause) };
+    const scan = await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep, pause);
+    if (scan.validEnd < file.written) scan.damaged.push({ offset: scan.validEnd, length: file.written - scan.validEnd });
+    return { newest, damaged: scan.damaged };
   }
 
   /** Writes the on-disk index of a sealed file under `name`. */
   private async writeIndex(file: DataFile, name: string, records?: ScannedRecord[]): Promise<void> {
-    const entries = (records ?? (await this.newestRecords(file)).records()).map((record) => ({
+    const entries = (records ?? (await this.newestRecords(file)).newest.records()).map((record) => ({
       key: record.key,
       offset: record.offset,
       valueLength: record.valueLength,
@@ -1559,7 +1556,7 @@ export class Store implements MergeHost {
     // A merge may take and retire the file while this scan yields: its descriptor stays open until the scan is done.
     file.readers++;
     try {
-      newest = await this.newestRecords(file, pause);
+      ({ newest } = await this.newestRecords(file, pause));
     } finally {
       file.readers--;
       if (file.retired) this.closeRetired();
