@@ -232,8 +232,7 @@ export class Keydir {
     const live = new Uint32Array(this.count);
     // In slot order, which after an open is arena order: reading the keys to sort them walks the arena forwards.
     for (let slot = 0, n = 0; slot < this.nextSlot; slot++) if (free[slot] === 0) live[n++] = slot;
-    const slots = this.slots;
-    sortByKey(this.arena, live, (slot) => slots[slot * STRIDE + KEY_AT]);
+    this.sortSlots(live);
     this.order.assign(live);
   }
 

@@ -48,6 +48,7 @@ import {
   recordSize,
 } from './record.js';
 import {
+  type DamagedRange,
   type DataFile,
   dataFileName,
   deadBytes as deadBytesOf,
@@ -162,12 +163,14 @@ export class Store implements MergeHost {
   private readonly owed = new OwedRetires();
   /** With index: 'disk', per data file not yet indexed: how many keys it put in the memory part (an upper bound). */
   private readonly memoryKeys = new Map<number, number>();
+  /** The sum of memoryKeys, kept as it changes: a paced write over the bound must not walk the map. */
+  private memoryKeysTotal = 0;
   /** Sealed files are indexed one at a time, oldest first: one file's newest records in memory at once. */
   private indexQueue: Promise<void> = Promise.resolve();
   /** Writes held back until waitingKeys is back within maxMemoryKeys. */
   private readonly stalled: (() => void)[] = [];
   /** Background work need not leave room for requests while writes wait on it, or once close() (which waits for it) has begun. */
-  private readonly hurry = () => this.closed || this.stalled.length > 0;
+  private readonly urgent = () => this.closed || this.stalled.length > 0;
   /**
    * While a merge runs with index: 'disk': its inputs, and each change to their live records as
    * (file, offset, +1 or -1, stamp); only changes stamped after a record was copied touch its copy's count.
@@ -343,8 +346,7 @@ export class Store implements MergeHost {
    */
   private holdInMemory(file: DataFile, slot: number): void {
     if (this.disk === null || (slot >= 0 && this.keydir.fileOf(slot) === file.id)) return;
-    const count = (this.memoryKeys.get(file.id) ?? 0) + 1;
-    this.memoryKeys.set(file.id, count);
+    const count = this.countMemoryKeys(file.id, 1);
     if (count >= this.options.maxMemoryKeys && file === this.writer.active) this.track(this.writer.rotate());
   }
 
@@ -364,15 +366,22 @@ export class Store implements MergeHost {
     return new Promise((resolve) => this.stalled.push(resolve));
   }
 
+  /** Adds `keys` to the count of keys `fileId` put in the memory part; returns its new count. */
+  private countMemoryKeys(fileId: number, keys: number): number {
+    const count = (this.memoryKeys.get(fileId) ?? 0) + keys;
+    this.memoryKeys.set(fileId, count);
+    this.memoryKeysTotal += keys;
+    return count;
+  }
+
   /** The keys that files no longer active hold in the memory part until their index is written. */
   private get waitingKeys(): number {
-    let keys = 0;
-    for (const [fileId, count] of this.memoryKeys) if (fileId !== this.writer.active.id) keys += count;
-    return keys;
+    return this.memoryKeysTotal - (this.memoryKeys.get(this.writer.active.id) ?? 0);
   }
 
   /** A sealed file's keys left the memory part (or never will, its indexing having failed): held-back writes may go on. */
   private releaseMemoryKeys(fileId: number): void {
+    this.memoryKeysTotal -= this.memoryKeys.get(fileId) ?? 0;
     this.memoryKeys.delete(fileId);
     if (this.waitingKeys <= this.options.maxMemoryKeys) for (const resolve of this.stalled.splice(0)) resolve();
   }
@@ -403,7 +412,7 @@ export class Store implements MergeHost {
    * needs exact counts.
    */
   private async settleOwedMostly(): Promise<void> {
-    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.hurry);
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.urgent);
     while (this.owed.size > OWED_SETTLED_AT_ONCE) {
       const before = this.owed.size;
       const listed = this.owed.list();
@@ -560,7 +569,8 @@ export class Store implements MergeHost {
   }
 
   private isLive(key: Uint8Array): boolean {
-    return this.disk === null ? this.keydir.find(key) >= 0 : this.locate(key) !== null;
+    // With index: 'disk', the reused location of point reads: has() allocates none either.
+    return this.disk === null ? this.keydir.find(key) >= 0 : this.locateOnDisk(key, this.located);
   }
 
   /** Where the newest value of `key` lives, or null if it has none: the memory part first, then the files newest first. */
@@ -1249,7 +1259,7 @@ export class Store implements MergeHost {
     this.seq = maxSeq + 1;
     const lastId = ids.length > 0 ? ids[ids.length - 1] : 0;
     // Whatever the memory part holds now came from the newest file's records (the sealed files were indexed above).
-    if (this.disk !== null && active !== null) this.memoryKeys.set(active.id, this.keydir.size);
+    if (this.disk !== null && active !== null) this.countMemoryKeys(active.id, this.keydir.size);
     if (active === null || active.end >= this.options.maxFileSize) {
       if (active !== null) {
         active.sealed = true;
@@ -1307,18 +1317,9 @@ export class Store implements MergeHost {
       }
     }
     this.recovery.scannedFiles++;
-    const newest = new NewestRecords();
-    const keep = (record: ScannedRecord) => newest.add(record);
-    let damaged: { offset: number; length: number }[];
-    if (file.segment !== null) {
-      damaged = await scanSegment(this.fileSystem, file.fd, file.segment, keep);
-    } else {
-      const headerCheck = await this.checkHeaderOf(file);
-      const scan = await scanDataFile(this.fileSystem, file.fd, size, FILE_HEADER_SIZE, keep);
-      damaged = scan.damaged;
-      if (headerCheck === 'damaged') damaged.unshift({ offset: 0, length: FILE_HEADER_SIZE });
-      if (scan.validEnd < size) damaged.push({ offset: scan.validEnd, length: size - scan.validEnd });
-    }
+    const headerCheck = file.segment === null ? await this.checkHeaderOf(file) : 'ok';
+    const { newest, damaged } = await this.newestRecords(file);
+    if (headerCheck === 'damaged') damaged.unshift({ offset: 0, length: FILE_HEADER_SIZE });
     // Reported once: the index built now covers what is intact, and the next open trusts it.
     this.reportDamage(damaged.map((range) => ({ file: file.path, ...range })));
     if (indexDamage !== null) this.reportDamage([indexDamage], false);
@@ -1513,18 +1514,23 @@ export class Store implements MergeHost {
     }
   }
 
-  /** The newest record of each key in a sealed file, read from the file itself, in file order. */
-  private async newestRecords(file: DataFile): Promise<ScannedRecord[]> {
+  /**
+   * The newest record of each key in a sealed file, read from the file
+   * itself, and the stretches the scan skipped (a data file's torn tail
+   * included); `pause` is awaited between chunks.
+   */
+  private async newestRecords(file: DataFile, pause?: () => Promise<void>): Promise<{ newest: NewestRecords; damaged: DamagedRange[] }> {
     const newest = new NewestRecords();
     const keep = (record: ScannedRecord) => newest.add(record);
-    if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep);
-    else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep);
-    return newest.records();
+    if (file.segment !== null) return { newest, damaged: await scanSegment(this.fileSystem, file.fd, file.segment, keep, pause) };
+    const scan = await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep, pause);
+    if (scan.validEnd < file.written) scan.damaged.push({ offset: scan.validEnd, length: file.written - scan.validEnd });
+    return { newest, damaged: scan.damaged };
   }
 
   /** Writes the on-disk index of a sealed file under `name`. */
   private async writeIndex(file: DataFile, name: string, records?: ScannedRecord[]): Promise<void> {
-    const entries = (records ?? (await this.newestRecords(file))).map((record) => ({
+    const entries = (records ?? (await this.newestRecords(file)).newest.records()).map((record) => ({
       key: record.key,
       offset: record.offset,
       valueLength: record.valueLength,
@@ -1544,15 +1550,13 @@ export class Store implements MergeHost {
 
   /** Rebuilds a sealed file's hint from its records (the newest of each key), in bounded slices of event-loop time. */
   private async writeHintFor(file: DataFile): Promise<void> {
-    const newest = new NewestRecords();
-    const keep = (record: ScannedRecord) => newest.add(record);
-    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.hurry);
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.urgent);
     const pause = () => slice.pause();
+    let newest: NewestRecords;
     // A merge may take and retire the file while this scan yields: its descriptor stays open until the scan is done.
     file.readers++;
     try {
-      if (file.segment !== null) await scanSegment(this.fileSystem, file.fd, file.segment, keep, pause);
-      else await scanDataFile(this.fileSystem, file.fd, file.written, FILE_HEADER_SIZE, keep, pause);
+      ({ newest } = await this.newestRecords(file, pause));
     } finally {
       file.readers--;
       if (file.retired) this.closeRetired();

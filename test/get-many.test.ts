@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { codes, type FileSystem, open, type OpenOptions } from '../lib/index.js';
-import { nodeFileSystem } from '../lib/filesystem.js';
+import { codes, open, type OpenOptions } from '../lib/index.js';
+import { FaultyFileSystem } from './support/faulty-fs.js';
 import { tempDir } from './support/temp-dir.js';
 
 /**
@@ -8,51 +8,39 @@ import { tempDir } from './support/temp-dir.js';
  * file or segment takes over a millisecond (a disk, not the page cache), and
  * while `holding` is set asynchronous reads wait until `release()`.
  */
-class SlowDisk implements FileSystem {
+class SlowDisk extends FaultyFileSystem {
   slow = false;
   holding = false;
-  readonly paths = new Map<number, string>();
   readonly closed: string[] = [];
   /** Asynchronous reads issued while `slow` was set. */
   readonly asyncReads: { path: string; length: number }[] = [];
   private held: (() => void)[] = [];
 
-  open: FileSystem['open'] = async (path, flags, dsync) => {
-    const fd = await nodeFileSystem.open(path, flags, dsync);
-    this.paths.set(fd, path);
-    return fd;
-  };
-  close: FileSystem['close'] = async (fd) => {
-    this.closed.push(this.paths.get(fd) ?? '');
-    await nodeFileSystem.close(fd);
-  };
-  readSync: FileSystem['readSync'] = (fd, buffer, offset, length, position) => {
-    if (this.slow && /\.(data|kvs)$/.test(this.paths.get(fd) ?? '')) {
-      const until = performance.now() + 1.5;
-      while (performance.now() < until);
-    }
-    return nodeFileSystem.readSync(fd, buffer, offset, length, position);
-  };
-  read: FileSystem['read'] = async (fd, buffer, offset, length, position) => {
-    if (this.slow) this.asyncReads.push({ path: this.paths.get(fd) ?? '', length });
-    if (this.holding) await new Promise<void>((resolve) => this.held.push(resolve));
-    return nodeFileSystem.read(fd, buffer, offset, length, position);
-  };
+  constructor() {
+    super();
+    // The base class's operations are fields, not methods: wrapped here rather than overridden.
+    const { close, read, readSync } = this;
+    this.close = (fd) => {
+      this.closed.push(this.pathOf(fd));
+      return close(fd);
+    };
+    this.readSync = (fd, buffer, offset, length, position) => {
+      if (this.slow && /\.(data|kvs)$/.test(this.pathOf(fd))) {
+        const until = performance.now() + 1.5;
+        while (performance.now() < until);
+      }
+      return readSync(fd, buffer, offset, length, position);
+    };
+    this.read = async (fd, buffer, offset, length, position) => {
+      if (this.slow) this.asyncReads.push({ path: this.pathOf(fd), length });
+      if (this.holding) await new Promise<void>((resolve) => this.held.push(resolve));
+      return read(fd, buffer, offset, length, position);
+    };
+  }
+
   release(): void {
     for (const resolve of this.held.splice(0)) resolve();
   }
-  write: FileSystem['write'] = (...args) => nodeFileSystem.write(...args);
-  datasync: FileSystem['datasync'] = (fd) => nodeFileSystem.datasync(fd);
-  truncate: FileSystem['truncate'] = (fd, length) => nodeFileSystem.truncate(fd, length);
-  size: FileSystem['size'] = (fd) => nodeFileSystem.size(fd);
-  rename: FileSystem['rename'] = (from, to) => nodeFileSystem.rename(from, to);
-  link: FileSystem['link'] = (from, to) => nodeFileSystem.link(from, to);
-  unlink: FileSystem['unlink'] = (path) => nodeFileSystem.unlink(path);
-  syncDir: FileSystem['syncDir'] = (path) => nodeFileSystem.syncDir(path);
-  readdir: FileSystem['readdir'] = (path) => nodeFileSystem.readdir(path);
-  mkdir: FileSystem['mkdir'] = (path) => nodeFileSystem.mkdir(path);
-  realpath: FileSystem['realpath'] = (path) => nodeFileSystem.realpath(path);
-  rmdir: FileSystem['rmdir'] = (path) => nodeFileSystem.rmdir(path);
 }
 
 const value = (i: number) => `value ${i} ${'x'.repeat(i % 40)}`;

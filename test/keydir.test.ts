@@ -2,6 +2,27 @@ import { describe, expect, it } from 'vitest';
 import { Keydir } from '../lib/keydir.js';
 import { randomBytes, rng } from './support/random.js';
 
+/** A keydir and the keys it should hold, changed together; expectOrdered() checks its key order against them. */
+function modelled() {
+  const keydir = new Keydir();
+  const reference = new Map<string, Buffer>();
+  const change = (key: Buffer, remove: boolean, offset: number) => {
+    if (remove) {
+      keydir.remove(key);
+      reference.delete(key.toString('hex'));
+    } else {
+      keydir.put(key, 1, offset, 0);
+      reference.set(key.toString('hex'), key);
+    }
+  };
+  const expectOrdered = () => {
+    const ordered: number[] = [];
+    keydir.collect(ordered, Infinity, {}, false);
+    expect(ordered.map((slot) => keydir.keyOf(slot))).toEqual([...reference.values()].sort(Buffer.compare));
+  };
+  return { keydir, change, expectOrdered };
+}
+
 describe('keydir', () => {
   it('agrees with a Map over random puts and removes, through table growth, deletions and arena compaction', () => {
     const random = rng(11);
@@ -54,24 +75,9 @@ describe('keydir', () => {
 
   it('keeps key order through removals and slot reuse while the order is deferred, and after it is built', () => {
     const random = rng(12);
-    const keydir = new Keydir();
-    const reference = new Map<string, Buffer>();
+    const { keydir, change, expectOrdered } = modelled();
     const pool = Array.from({ length: 20_000 }, () => randomBytes(random, Math.floor(random() * 20), [0, 1, 0x7f, 0xff]));
-    const step = (i: number) => {
-      const key = pool[Math.floor(random() * pool.length)];
-      if (random() < 0.3) {
-        keydir.remove(key);
-        reference.delete(key.toString('hex'));
-      } else {
-        keydir.put(key, 1, i, 0);
-        reference.set(key.toString('hex'), key);
-      }
-    };
-    const expectOrdered = () => {
-      const ordered: number[] = [];
-      keydir.collect(ordered, Infinity, {}, false);
-      expect(ordered.map((slot) => keydir.keyOf(slot))).toEqual([...reference.values()].sort(Buffer.compare));
-    };
+    const step = (i: number) => change(pool[Math.floor(random() * pool.length)], random() < 0.3, i);
     for (let i = 0; i < 5_000; i++) step(i);
     keydir.deferOrder();
     for (let i = 0; i < 60_000; i++) step(i);
@@ -87,25 +93,13 @@ describe('keydir', () => {
 
   it('sorts keys added since the last range into the order, a few by insertion and many by sorting again, through removals and reused slots', () => {
     const random = rng(13);
-    const keydir = new Keydir();
-    const reference = new Map<string, Buffer>();
+    const { change, expectOrdered } = modelled();
     const pool = Array.from({ length: 4_000 }, () => randomBytes(random, 1 + Math.floor(random() * 12), [0, 1, 0x7f, 0xff]));
     // About 2,600 keys live: a range after a few changes inserts them, after hundreds (over a tenth) sorts everything again.
     for (let range = 0; range < 80; range++) {
       const changes = range % 2 === 0 ? 1 + Math.floor(random() * 20) : 200 + Math.floor(random() * 2_000);
-      for (let i = 0; i < changes; i++) {
-        const key = pool[Math.floor(random() * pool.length)];
-        if (random() < 0.35) {
-          keydir.remove(key);
-          reference.delete(key.toString('hex'));
-        } else {
-          keydir.put(key, 1, i, 0);
-          reference.set(key.toString('hex'), key);
-        }
-      }
-      const ordered: number[] = [];
-      keydir.collect(ordered, Infinity, {}, false);
-      expect(ordered.map((slot) => keydir.keyOf(slot))).toEqual([...reference.values()].sort(Buffer.compare));
+      for (let i = 0; i < changes; i++) change(pool[Math.floor(random() * pool.length)], random() < 0.35, i);
+      expectOrdered();
     }
   });
 });

@@ -189,6 +189,30 @@ describe('recovery', () => {
     await db.close();
   });
 
+  it("with index: 'disk', reports a damaged header and a torn tail of a sealed data file whose index it rebuilds, and keeps every key", async () => {
+    const dir = tempDir();
+    const options = { index: 'disk', maxFileSize: 2048, autoMerge: false } as const;
+    let db = await open(dir, options);
+    for (let i = 0; i < 60; i++) await db.set(`k${i}`, `v${i}`.repeat(10));
+    await db.close();
+    const data = `${dir}/${FIRST_DATA}`;
+    const size = statSync(data).size;
+    truncateSync(`${dir}/00001000.kvx`, 0);
+    const bytes = readFileSync(data);
+    bytes[12] ^= 0x01; // the header's checksum
+    writeFileSync(data, Buffer.concat([bytes, Buffer.alloc(40, 0xee)]));
+    await expect(open(dir, { ...options, strict: true })).rejects.toMatchObject({ code: codes.CORRUPTION, file: data, offset: 0 });
+    db = await open(dir, options);
+    const { damaged, rebuiltIndexes } = db.stats().recovery;
+    expect(damaged.filter((range) => range.file === data)).toEqual([
+      { file: data, offset: 0, length: 16 },
+      { file: data, offset: size, length: 40 },
+    ]);
+    expect(rebuiltIndexes).toBe(1);
+    for (let i = 0; i < 60; i++) expect(db.getSync(`k${i}`)?.toString()).toBe(`v${i}`.repeat(10));
+    await db.close();
+  });
+
   it('restarts a newest file that was created but never written before a crash', async () => {
     const dir = tempDir();
     let db = await open(dir);
