@@ -101,14 +101,13 @@ export function readMany(host: ManyReadHost, keys: readonly Uint8Array[]): Promi
         records.push({ index: i, key: Buffer.from(key), file, offset: location.offset, position: location.offset, length: size });
         continue;
       }
-      const block = segment.locate(location.offset);
-      const inOneBlock = block >= 0 && location.offset + size <= segment.starts[block] + segment.raw[block];
+      const block = segment.blockHolding(location.offset, size);
       const cacheKey = BlockCache.keyOf(file.id, block);
-      if (!inOneBlock || (segment.stored[block] !== segment.raw[block] && host.hasBlock(cacheKey))) {
+      if (block < 0 || (!segment.isRaw(block) && host.hasBlock(cacheKey))) {
         // Memory, or a record the synchronous path reports as damaged.
         values[i] = host.readSync(key, location);
-      } else if (segment.stored[block] === segment.raw[block]) {
-        const position = segment.positions[block] + (location.offset - segment.starts[block]);
+      } else if (segment.isRaw(block)) {
+        const position = segment.rawPosition(block, location.offset);
         records.push({ index: i, key: Buffer.from(key), file, offset: location.offset, position, length: size });
       } else {
         let late = blocks!.get(cacheKey);

@@ -118,15 +118,30 @@ export class SealedSegment {
    * own, or null when no block holds them whole. Raw blocks are read in place;
    * compressed ones through the cache.
    */
-  recordSync(fsys: FileSystem, fd: number, cache: BlockCache, offset: number, size: number): Buffer | null {
+  /** The block that holds the `size` bytes at logical `offset` whole, or -1 (a record that does not fit one block is damaged). */
+  blockHolding(offset: number, size: number): number {
     const block = this.locate(offset);
-    if (block < 0 || offset + size > this.starts[block] + this.raw[block]) return null;
-    const within = offset - this.starts[block];
-    if (this.stored[block] === this.raw[block]) {
+    return block >= 0 && offset + size <= this.starts[block] + this.raw[block] ? block : -1;
+  }
+
+  /** Whether `block` is stored raw, so that its bytes are read in place. */
+  isRaw(block: number): boolean {
+    return this.stored[block] === this.raw[block];
+  }
+
+  /** Where logical `offset`, inside raw block `block`, lies in the file. */
+  rawPosition(block: number, offset: number): number {
+    return this.positions[block] + (offset - this.starts[block]);
+  }
+
+  recordSync(fsys: FileSystem, fd: number, cache: BlockCache, offset: number, size: number): Buffer | null {
+    const block = this.blockHolding(offset, size);
+    if (block < 0) return null;
+    if (this.isRaw(block)) {
       const record = Buffer.allocUnsafe(size);
       let read: number;
       try {
-        read = fsys.readSync(fd, record, 0, size, this.positions[block] + within);
+        read = fsys.readSync(fd, record, 0, size, this.rawPosition(block, offset));
       } catch (err) {
         throw ioError('read', this.path, err);
       }
@@ -134,6 +149,7 @@ export class SealedSegment {
     }
     const bytes = this.blockSync(fsys, fd, cache, block);
     const record = Buffer.allocUnsafe(size);
+    const within = offset - this.starts[block];
     bytes.copy(record, 0, within, within + size);
     return record;
   }
