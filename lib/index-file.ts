@@ -294,7 +294,6 @@ export class IndexFile {
   private scratch: Buffer = Buffer.alloc(0);
   /** The cache slot of each page this file put in the cache, so that a lookup finds its page without the cache's Map. */
   private readonly held: (CacheSlot | undefined)[];
-  private readonly result: IndexLocation = { offset: 0, valueLength: 0, tombstone: false, seq: 0 };
   /** The global filter that holds every key of this file, if one does (set by DiskIndex once it put them all in). */
   coveredBy: GlobalFilter | null = null;
   private closed = false;
@@ -442,15 +441,10 @@ export class IndexFile {
     return this.bloom.mayContainHashes(hashes.first, hashes.second);
   }
 
-  mayContain(key: Uint8Array): boolean {
-    return this.bloom.mayContain(key);
-  }
-
   /** The entry of `key` in this file, or null. */
   findSync(key: Uint8Array): IndexEntry | null {
-    const location = this.result;
-    if (!this.findInto(key, prefixOf(key, 0, key.length), location)) return null;
-    return { key: Buffer.from(key), offset: location.offset, valueLength: location.valueLength, tombstone: location.tombstone, seq: location.seq };
+    const entry: IndexEntry = { key: Buffer.from(key), offset: 0, valueLength: 0, tombstone: false, seq: 0 };
+    return this.findInto(key, prefixOf(key, 0, key.length), entry) ? entry : null;
   }
 
   /**
