@@ -8,7 +8,6 @@ export interface CacheSlot {
   used: boolean;
   gone: boolean;
 }
-type Slot = CacheSlot;
 
 /**
  * Decompressed blocks of sealed segments and pages of index files, kept
@@ -19,7 +18,7 @@ type Slot = CacheSlot;
  * goes to the back unmarked instead of out.
  */
 export class BlockCache {
-  private readonly blocks = new Map<number, Slot>();
+  private readonly blocks = new Map<number, CacheSlot>();
   private bytes = 0;
   hits = 0;
   misses = 0;
@@ -77,7 +76,7 @@ export class BlockCache {
       old.gone = true;
     }
     while (this.bytes + block.length > this.budget) {
-      const [oldestKey, oldest] = this.blocks.entries().next().value as [number, Slot];
+      const [oldestKey, oldest] = this.blocks.entries().next().value as [number, CacheSlot];
       this.blocks.delete(oldestKey);
       if (oldest.used) {
         oldest.used = false;
@@ -87,7 +86,7 @@ export class BlockCache {
         oldest.gone = true;
       }
     }
-    const slot: Slot = { block, used: false, gone: false };
+    const slot: CacheSlot = { block, used: false, gone: false };
     this.blocks.set(key, slot);
     this.bytes += block.length;
     return slot;

@@ -6,6 +6,7 @@ import { KvcaskError, codes, corruption, ioError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
 import { FILE_HEADER_SIZE, MAX_KEY_SIZE, recordSize } from './record.js';
 import { compareKey, prefixOf } from './key-order.js';
+import { sortByKey } from './key-sort.js';
 import { indexFileName } from './segment.js';
 
 /**
@@ -72,19 +73,26 @@ function u32At(bytes: Uint8Array, at: number): number {
 }
 
 /**
- * The entries in key order. Sorting a sealed file's million entries with
- * Buffer.compare alone took seconds: the 4-byte prefixes, compared as
- * numbers, decide almost every comparison, and whole keys only break ties.
+ * The entries in key order, by the radix sort the keydir uses (key-sort.ts)
+ * over a packed copy of their keys: comparison sorts call Buffer.compare for
+ * every pair whose first bytes tie, as most keys with a common prefix do.
  */
-function sortByKey(entries: readonly IndexEntry[]): IndexEntry[] {
-  const prefixes = new Uint32Array(entries.length);
-  const order: number[] = [];
-  for (let i = 0; i < entries.length; i++) {
-    prefixes[i] = prefixOf(entries[i].key, 0, entries[i].key.length);
-    order.push(i);
+function inKeyOrder(entries: readonly IndexEntry[]): IndexEntry[] {
+  let bytes = 0;
+  for (const entry of entries) bytes += 2 + entry.key.length;
+  const arena = Buffer.allocUnsafe(bytes);
+  const keyAt = new Uint32Array(entries.length);
+  const order = new Uint32Array(entries.length);
+  for (let i = 0, cursor = 0; i < entries.length; i++) {
+    const { key } = entries[i];
+    keyAt[i] = cursor;
+    order[i] = i;
+    arena.writeUInt16LE(key.length, cursor);
+    key.copy(arena, cursor + 2);
+    cursor += 2 + key.length;
   }
-  order.sort((a, b) => prefixes[a] - prefixes[b] || Buffer.compare(entries[a].key, entries[b].key));
-  return order.map((i) => entries[i]);
+  sortByKey(arena, order, (i) => keyAt[i]);
+  return Array.from(order, (i) => entries[i]);
 }
 
 /** Page bytes an entry takes: its slot in the page's start table, and the entry itself. */
@@ -167,7 +175,7 @@ export async function writeIndexFile(fsys: FileSystem, dir: string, fileId: numb
   if (!isUint32(dataLength)) throw new RangeError(`dataLength must be a u32 integer, got ${dataLength}`);
   if (!Array.isArray(entries)) throw new TypeError('entries must be an array');
   for (const entry of entries) checkEntry(entry, dataLength);
-  const sorted = sortByKey(entries);
+  const sorted = inKeyOrder(entries);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i - 1].key.equals(sorted[i].key)) throw new RangeError(`index entries repeat the key ${sorted[i].key.toString('hex')} (hex)`);
   }
@@ -294,7 +302,6 @@ export class IndexFile {
   private scratch: Buffer = Buffer.alloc(0);
   /** The cache slot of each page this file put in the cache, so that a lookup finds its page without the cache's Map. */
   private readonly held: (CacheSlot | undefined)[];
-  private readonly result: IndexLocation = { offset: 0, valueLength: 0, tombstone: false, seq: 0 };
   /** The global filter that holds every key of this file, if one does (set by DiskIndex once it put them all in). */
   coveredBy: GlobalFilter | null = null;
   private closed = false;
@@ -442,15 +449,10 @@ export class IndexFile {
     return this.bloom.mayContainHashes(hashes.first, hashes.second);
   }
 
-  mayContain(key: Uint8Array): boolean {
-    return this.bloom.mayContain(key);
-  }
-
   /** The entry of `key` in this file, or null. */
   findSync(key: Uint8Array): IndexEntry | null {
-    const location = this.result;
-    if (!this.findInto(key, prefixOf(key, 0, key.length), location)) return null;
-    return { key: Buffer.from(key), offset: location.offset, valueLength: location.valueLength, tombstone: location.tombstone, seq: location.seq };
+    const entry: IndexEntry = { key: Buffer.from(key), offset: 0, valueLength: 0, tombstone: false, seq: 0 };
+    return this.findInto(key, prefixOf(key, 0, key.length), entry) ? entry : null;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { IndexFile } from '../lib/index-file.js';
 import { open, type Store } from '../lib/index.js';
 import { tempDir } from './support/temp-dir.js';
 
@@ -20,6 +21,8 @@ function expectEveryKey(db: Store): void {
   for (let i = 0; i < KEYS; i++) expect(db.getSync(`key-${i}`)?.toString()).toBe(`value-${i}`);
 }
 
+afterEach(() => vi.restoreAllMocks());
+
 describe('a damaged global filter file', () => {
   for (const [what, damage] of [
     ['a flipped bit', (bytes: Buffer) => ((bytes[bytes.length >> 1] ^= 1), bytes)],
@@ -29,11 +32,14 @@ describe('a damaged global filter file', () => {
     it(`is ignored and rebuilt from the index files, with ${what}`, async () => {
       const { dir, path } = await closedStore();
       writeFileSync(path, damage(readFileSync(path)));
+      const reads = vi.spyOn(IndexFile.prototype, 'forEachKey');
       const reopened = await open(dir, SMALL);
       expect(existsSync(path)).toBe(false);
       expectEveryKey(reopened);
       await reopened.diskIndex!.filled();
       expect(reopened.diskIndex!.fullyFiltered).toBe(true);
+      // Rebuilt: every index file was read into a new filter (a believed one would have spared them all).
+      expect(reads.mock.calls.length).toBeGreaterThanOrEqual(reopened.diskIndex!.indexes.length);
       expectEveryKey(reopened);
       await reopened.close();
     });

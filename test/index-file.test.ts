@@ -1,6 +1,7 @@
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { KeyHashes } from '../lib/bloom.js';
 import { BlockCache } from '../lib/cache.js';
 import { codes, KvcaskError } from '../lib/errors.js';
 import { nodeFileSystem } from '../lib/filesystem.js';
@@ -84,7 +85,7 @@ describe('index file', () => {
       const entries = randomEntries(seed, count);
       const { index } = await build(entries);
       expect(index.count).toBe(count);
-      expect(entries.filter((entry) => !index.mayContain(entry.key))).toEqual([]);
+      expect(entries.filter((entry) => !index.mayContainHashes(new KeyHashes().of(entry.key)))).toEqual([]);
       expect(entries.map((entry) => describeEntry(index.findSync(entry.key)))).toEqual(entries.map(describeEntry));
       const present = new Set(entries.map((entry) => entry.key.toString('hex')));
       const absent = randomEntries(seed + 100, 2_000).filter((probe) => !present.has(probe.key.toString('hex')));
