@@ -49,7 +49,7 @@ export class DiskIndex {
       // The file's filter answers most "not here" without a page read.
       if (!index.mayContainHashes(hashes)) continue;
       if (prefix < 0) prefix = prefixOf(key, 0, key.length);
-      if (index.findInto(key, prefix, found)) {
+      if (index.findInto(key, prefix, hashes, found)) {
         out.fileId = index.fileId;
         out.offset = found.offset;
         out.valueLength = found.tombstone ? TOMBSTONE_LENGTH : found.valueLength;

@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { BLOOM_HASH_COUNT, BloomFilter, type KeyHashes } from './bloom.js';
+import { BLOOM_HASH_COUNT, BloomFilter, KeyHashes } from './bloom.js';
 import type { GlobalFilter } from './global-filter.js';
 import { BlockCache, type CacheSlot } from './cache.js';
 import { KvcaskError, codes, corruption, ioError } from './errors.js';
@@ -64,6 +64,15 @@ function readU64(buffer: Buffer, at: number): number {
  * lookup path: Buffer's readUInt*LE re-check bounds on every call and showed
  * up in profiles of index lookups.
  */
+/** Slots of a cached page's hash table for `count` entries: at most two thirds full, so a probe rarely goes past its first slot. */
+function tableSlots(count: number): number {
+  return count + (count >>> 1) + 1;
+}
+
+/** Hashes of a page's keys while its table is made, and of findSync()'s key: neither is the caller's. */
+const tableHashes = new KeyHashes();
+const ownHashes = new KeyHashes();
+
 function u16At(bytes: Uint8Array, at: number): number {
   return bytes[at] | (bytes[at + 1] << 8);
 }
@@ -452,41 +461,36 @@ export class IndexFile {
   /** The entry of `key` in this file, or null. */
   findSync(key: Uint8Array): IndexEntry | null {
     const entry: IndexEntry = { key: Buffer.from(key), offset: 0, valueLength: 0, tombstone: false, seq: 0 };
-    return this.findInto(key, prefixOf(key, 0, key.length), entry) ? entry : null;
+    return this.findInto(key, prefixOf(key, 0, key.length), ownHashes.of(key), entry) ? entry : null;
   }
 
   /**
    * Fills `out` with the location of `key` and returns true, or returns false
    * (leaving `out` alone) if this file has no entry for it. Allocates nothing
    * when the page is cached: the variant for the read path. `prefix` is the
-   * key's prefixOf(), taken once by a caller that probes many files.
+   * key's prefixOf() and `hashes` its KeyHashes, taken once by a caller that
+   * probes many files.
    */
-  findInto(key: Uint8Array, prefix: number, out: IndexLocation): boolean {
+  findInto(key: Uint8Array, prefix: number, hashes: KeyHashes, out: IndexLocation): boolean {
     const page = this.pageFor(key, prefix);
     if (page < 0) return false;
     const bytes = this.pageSync(page);
-    const count = this.firstPositions[page + 1] - this.firstPositions[page];
-    const prefixes = bytes.length - 4 * count;
-    let low = 0;
-    let high = count - 1;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      const entryPrefix = u32At(bytes, prefixes + 4 * middle);
-      let order: number;
-      if (prefix !== entryPrefix) {
-        order = prefix < entryPrefix ? -1 : 1;
-      } else {
-        const start = u16At(bytes, PAGE_HEADER_SIZE + 2 * middle);
-        order = compareKey(key, bytes, start + 2, u16At(bytes, start));
-        if (order === 0) {
+    const slots = tableSlots(this.firstPositions[page + 1] - this.firstPositions[page]);
+    const table = bytes.length - 4 * slots;
+    const fingerprint = hashes.first >>> 16;
+    let slot = ((hashes.second >>> 16) * slots) >>> 16;
+    for (;;) {
+      const held = u32At(bytes, table + 4 * slot);
+      if (held === 0) return false;
+      if (held >>> 16 === fingerprint) {
+        const start = held & 0xffff;
+        if (compareKey(key, bytes, start + 2, u16At(bytes, start)) === 0) {
           this.readLocation(bytes, start, out);
           return true;
         }
       }
-      if (order < 0) high = middle - 1;
-      else low = middle + 1;
+      if (++slot === slots) slot = 0;
     }
-    return false;
   }
 
   /** Position (0..count) of the first entry whose key is ≥ `key`, or > `key` when `exclusive`. */
@@ -635,10 +639,12 @@ export class IndexFile {
 
   /**
    * Page `page`, from the cache or read and checked in full before anything
-   * in it is believed. Behind the page's own bytes come its entries' key
-   * prefixes (prefixOf, u32 little-endian, one per entry), made once when the
-   * page is read: a lookup binary-searches those 4-byte numbers in one small
-   * run of memory and reads a whole key only where a prefix matches.
+   * in it is believed. Behind the page's own bytes comes a hash table of its
+   * entries (tableSlots(count) u32 slots, linear probing: a 16-bit key
+   * fingerprint over the entry's start in the page, 0 for empty), made once
+   * when the page is read. A hit then touches the slot and the entry, about
+   * two cache lines, where a binary search over the page touched six: a
+   * cached page is a random place in a large cache, so each line is a miss.
    */
   private pageSync(page: number): Buffer {
     const held = this.held[page];
@@ -648,7 +654,8 @@ export class IndexFile {
     if (cached !== undefined) return cached;
     const length = (this.slots[page + 1] - this.slots[page]) * this.pageSize;
     const count = this.firstPositions[page + 1] - this.firstPositions[page];
-    const size = length + 4 * count;
+    const slots = tableSlots(count);
+    const size = length + 4 * slots;
     const position = this.pagesOffset + this.slots[page] * this.pageSize;
     const keep = size <= this.cache.budget;
     if (!keep && this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(size);
@@ -665,9 +672,13 @@ export class IndexFile {
       done += n;
     }
     this.checkPage(bytes, length, page, position);
+    bytes.fill(0, length, size);
     for (let i = 0; i < count; i++) {
-      const start = bytes.readUInt16LE(PAGE_HEADER_SIZE + 2 * i);
-      bytes.writeUInt32LE(prefixOf(bytes, start + 2, bytes.readUInt16LE(start)), length + 4 * i);
+      const start = u16At(bytes, PAGE_HEADER_SIZE + 2 * i);
+      tableHashes.ofBytes(bytes, start + 2, u16At(bytes, start));
+      let slot = ((tableHashes.second >>> 16) * slots) >>> 16;
+      while (u32At(bytes, length + 4 * slot) !== 0) if (++slot === slots) slot = 0;
+      bytes.writeUInt32LE(((tableHashes.first >>> 16) * 0x10000 + start) >>> 0, length + 4 * slot);
     }
     if (keep) this.held[page] = this.cache.set(cacheKey, bytes) ?? undefined;
     return bytes;
