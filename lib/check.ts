@@ -2,7 +2,8 @@ import { resolve as resolvePath } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BlockCache } from './cache.js';
 import { decodeHint } from './hint.js';
-import { type IndexEntry, IndexFile } from './index-file.js';
+import { type IndexEntry, IndexFile, PAGE_SLOT_BYTES } from './index-file.js';
+import { PageCache } from './page-cache.js';
 import { compareBytes } from './key-order.js';
 import { describe } from './encoding.js';
 import { codes, ioError, KvcaskError } from './errors.js';
@@ -256,7 +257,7 @@ async function checkIndexFile(
 ): Promise<CheckDamage[]> {
   let index: IndexFile;
   try {
-    index = await IndexFile.open(fsys, file, id, dataLength, new BlockCache(0));
+    index = await IndexFile.open(fsys, file, id, dataLength, new PageCache(0, PAGE_SLOT_BYTES));
   } catch (err) {
     const code = (err as KvcaskError).code;
     if (code !== codes.CORRUPTION && code !== codes.VERSION) throw err;

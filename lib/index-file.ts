@@ -1,9 +1,9 @@
 import { crc32 } from 'node:zlib';
 import { BLOOM_HASH_COUNT, BloomFilter, KeyHashes } from './bloom.js';
 import type { GlobalFilter } from './global-filter.js';
-import { BlockCache, type CacheSlot } from './cache.js';
 import { KvcaskError, codes, corruption, ioError } from './errors.js';
 import type { FileSystem } from './filesystem.js';
+import { PageCache } from './page-cache.js';
 import { FILE_HEADER_SIZE, MAX_KEY_SIZE, recordSize } from './record.js';
 import { compareKey, prefixOf } from './key-order.js';
 import { sortByKey } from './key-sort.js';
@@ -69,9 +69,18 @@ function tableSlots(count: number): number {
   return count + (count >>> 1) + 1;
 }
 
+/**
+ * Bytes of a page cache slot (PageCache): a page of INDEX_PAGE_SIZE and the
+ * table of as many entries as it can hold (each at least ENTRY_FIXED bytes
+ * and a 2-byte start).
+ */
+export const PAGE_SLOT_BYTES = INDEX_PAGE_SIZE + 4 * tableSlots(Math.floor((INDEX_PAGE_SIZE - PAGE_HEADER_SIZE) / (ENTRY_FIXED + 2)));
+
 /** Hashes of a page's keys while its table is made, and of findSync()'s key: neither is the caller's. */
 const tableHashes = new KeyHashes();
 const ownHashes = new KeyHashes();
+/** Where pageBytes() left the page in the buffer it returned: a module slot, so that a lookup allocates nothing. */
+let pageBase = 0;
 
 function u16At(bytes: Uint8Array, at: number): number {
   return bytes[at] | (bytes[at + 1] << 8);
@@ -309,8 +318,8 @@ export class IndexFile {
   private readonly bloom: BloomFilter;
   /** Where a page the cache would not keep is read, so such reads allocate nothing either. */
   private scratch: Buffer = Buffer.alloc(0);
-  /** The cache slot of each page this file put in the cache, so that a lookup finds its page without the cache's Map. */
-  private readonly held: (CacheSlot | undefined)[];
+  /** The cache slot of each page (PageCache), −1 for a page not held. */
+  private readonly slotOf: Int32Array;
   /** The global filter that holds every key of this file, if one does (set by DiskIndex once it put them all in). */
   coveredBy: GlobalFilter | null = null;
   private closed = false;
@@ -327,7 +336,7 @@ export class IndexFile {
     private readonly pageSize: number,
     private readonly pagesOffset: number,
     parsed: { fenceKeys: Buffer; fenceStarts: Uint32Array; firstPositions: Uint32Array; slots: Uint32Array; bloom: BloomFilter },
-    private readonly cache: BlockCache,
+    private readonly cache: PageCache,
   ) {
     this.fenceKeys = parsed.fenceKeys;
     this.fenceStarts = parsed.fenceStarts;
@@ -338,7 +347,7 @@ export class IndexFile {
     this.firstPositions = parsed.firstPositions;
     this.slots = parsed.slots;
     this.bloom = parsed.bloom;
-    this.held = new Array<CacheSlot | undefined>(this.slots.length - 1);
+    this.slotOf = PageCache.slotsFor(this.slots.length - 1);
   }
 
   /**
@@ -347,7 +356,7 @@ export class IndexFile {
    * check, a file id or data length other than expected included, and with
    * KVCASK_VERSION on another index format version.
    */
-  static async open(fsys: FileSystem, path: string, fileId: number, dataLength: number, cache: BlockCache): Promise<IndexFile> {
+  static async open(fsys: FileSystem, path: string, fileId: number, dataLength: number, cache: PageCache): Promise<IndexFile> {
     let fd: number;
     try {
       fd = await fsys.open(path, 'r');
@@ -355,17 +364,14 @@ export class IndexFile {
       throw ioError('open', path, err);
     }
     try {
-      const index = await IndexFile.check(fsys, path, fd, fileId, dataLength, cache);
-      // Pages of an earlier index file of this id must not answer for this one.
-      cache.forgetIndex(fileId);
-      return index;
+      return await IndexFile.check(fsys, path, fd, fileId, dataLength, cache);
     } catch (err) {
       await fsys.close(fd).catch(() => {});
       throw err;
     }
   }
 
-  private static async check(fsys: FileSystem, path: string, fd: number, fileId: number, dataLength: number, cache: BlockCache): Promise<IndexFile> {
+  private static async check(fsys: FileSystem, path: string, fd: number, fileId: number, dataLength: number, cache: PageCache): Promise<IndexFile> {
     let size: number;
     try {
       size = await fsys.size(fd);
@@ -474,16 +480,17 @@ export class IndexFile {
   findInto(key: Uint8Array, prefix: number, hashes: KeyHashes, out: IndexLocation): boolean {
     const page = this.pageFor(key, prefix);
     if (page < 0) return false;
-    const bytes = this.pageSync(page);
+    const bytes = this.pageBytes(page);
+    const base = pageBase;
     const slots = tableSlots(this.firstPositions[page + 1] - this.firstPositions[page]);
-    const table = bytes.length - 4 * slots;
+    const table = base + (this.slots[page + 1] - this.slots[page]) * this.pageSize;
     const fingerprint = hashes.first >>> 16;
     let slot = ((hashes.second >>> 16) * slots) >>> 16;
     for (;;) {
       const held = u32At(bytes, table + 4 * slot);
       if (held === 0) return false;
       if (held >>> 16 === fingerprint) {
-        const start = held & 0xffff;
+        const start = base + (held & 0xffff);
         if (compareKey(key, bytes, start + 2, u16At(bytes, start)) === 0) {
           this.readLocation(bytes, start, out);
           return true;
@@ -601,13 +608,13 @@ export class IndexFile {
   async close(): Promise<void> {
     this.closed = true;
     await this.reading?.catch(() => {});
-    this.cache.forgetIndex(this.fileId);
+    this.cache.release(this.slotOf);
     await this.fsys.close(this.fd);
   }
 
-  /** Bytes of memory held for this file: fences, their offsets and the Bloom filter. */
+  /** Bytes of memory held for this file: fences, their offsets, its pages' cache slots and the Bloom filter. */
   memoryBytes(): number {
-    return this.fenceKeys.length + this.fenceStarts.byteLength + this.fencePrefixes.byteLength + this.firstPositions.byteLength + this.slots.byteLength + this.bloom.byteLength;
+    return this.fenceKeys.length + this.fenceStarts.byteLength + this.fencePrefixes.byteLength + this.firstPositions.byteLength + this.slots.byteLength + this.slotOf.byteLength + this.bloom.byteLength;
   }
 
   private readLocation(bytes: Buffer, start: number, out: IndexLocation): void {
@@ -638,49 +645,77 @@ export class IndexFile {
   }
 
   /**
-   * Page `page`, from the cache or read and checked in full before anything
-   * in it is believed. Behind the page's own bytes comes a hash table of its
-   * entries (tableSlots(count) u32 slots, linear probing: a 16-bit key
-   * fingerprint over the entry's start in the page, 0 for empty), made once
-   * when the page is read. A hit then touches the slot and the entry, about
-   * two cache lines, where a binary search over the page touched six: a
-   * cached page is a random place in a large cache, so each line is a miss.
+   * Page `page` as its own Buffer (a view of its cache slot, or of the
+   * scratch buffer when not cached), for readers off the point-lookup path.
    */
   private pageSync(page: number): Buffer {
-    const held = this.held[page];
-    if (held !== undefined && !held.gone) return this.cache.touch(held);
-    const cacheKey = BlockCache.indexKeyOf(this.fileId, page);
-    const cached = this.cache.get(cacheKey);
-    if (cached !== undefined) return cached;
+    const bytes = this.pageBytes(page);
+    const length = (this.slots[page + 1] - this.slots[page]) * this.pageSize;
+    return bytes.subarray(pageBase, pageBase + length);
+  }
+
+  /**
+   * The buffer holding page `page`, from the cache or read and checked in full
+   * before anything in it is believed; the page starts at `pageBase` in it.
+   * Behind the page's own bytes comes a hash table of its entries
+   * (tableSlots(count) u32 slots, linear probing: a 16-bit key fingerprint
+   * over the entry's start in the page, 0 for empty), made once when the page
+   * is read. A hit then touches the slot and the entry, about two cache lines,
+   * where a binary search over the page touched six: a cached page is a random
+   * place in a large cache, so each line is a miss.
+   */
+  private pageBytes(page: number): Buffer {
+    const cache = this.cache;
+    let slot = this.slotOf[page];
+    if (slot >= 0) {
+      cache.touch(slot);
+      pageBase = cache.baseOf(slot);
+      return cache.bufferOf(slot);
+    }
     const length = (this.slots[page + 1] - this.slots[page]) * this.pageSize;
     const count = this.firstPositions[page + 1] - this.firstPositions[page];
-    const slots = tableSlots(count);
-    const size = length + 4 * slots;
+    const tableLength = 4 * tableSlots(count);
     const position = this.pagesOffset + this.slots[page] * this.pageSize;
-    const keep = size <= this.cache.budget;
-    if (!keep && this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(size);
-    const bytes = keep ? Buffer.allocUnsafeSlow(size) : this.scratch.subarray(0, size);
-    let done = 0;
-    while (done < length) {
-      let n: number;
-      try {
-        n = this.fsys.readSync(this.fd, bytes, done, length - done, position + done);
-      } catch (err) {
-        throw ioError('read', this.path, err);
+    // Pages of keys longer than about 4 KiB span several page sizes: too large for a slot, they are read each time.
+    slot = length + tableLength <= cache.slotBytes ? cache.take(this.slotOf, page) : -1;
+    let bytes: Buffer;
+    let base = 0;
+    if (slot >= 0) {
+      bytes = cache.bufferOf(slot);
+      base = cache.baseOf(slot);
+    } else {
+      if (this.scratch.length < length + tableLength) this.scratch = Buffer.allocUnsafeSlow(length + tableLength);
+      bytes = this.scratch;
+    }
+    try {
+      let done = 0;
+      while (done < length) {
+        let n: number;
+        try {
+          n = this.fsys.readSync(this.fd, bytes, base + done, length - done, position + done);
+        } catch (err) {
+          throw ioError('read', this.path, err);
+        }
+        if (n === 0) throw corruption(`index page ${page} is cut short`, this.path, position);
+        done += n;
       }
-      if (n === 0) throw corruption(`index page ${page} is cut short`, this.path, position);
-      done += n;
+      this.checkPage(bytes.subarray(base, base + length), length, page, position);
+    } catch (err) {
+      // Nothing unchecked may stay findable.
+      this.cache.drop(this.slotOf, page);
+      throw err;
     }
-    this.checkPage(bytes, length, page, position);
-    bytes.fill(0, length, size);
+    const table = base + length;
+    const slots = tableLength / 4;
+    bytes.fill(0, table, table + tableLength);
     for (let i = 0; i < count; i++) {
-      const start = u16At(bytes, PAGE_HEADER_SIZE + 2 * i);
-      tableHashes.ofBytes(bytes, start + 2, u16At(bytes, start));
-      let slot = ((tableHashes.second >>> 16) * slots) >>> 16;
-      while (u32At(bytes, length + 4 * slot) !== 0) if (++slot === slots) slot = 0;
-      bytes.writeUInt32LE(((tableHashes.first >>> 16) * 0x10000 + start) >>> 0, length + 4 * slot);
+      const start = u16At(bytes, base + PAGE_HEADER_SIZE + 2 * i);
+      tableHashes.ofBytes(bytes, base + start + 2, u16At(bytes, base + start));
+      let at = ((tableHashes.second >>> 16) * slots) >>> 16;
+      while (u32At(bytes, table + 4 * at) !== 0) if (++at === slots) at = 0;
+      bytes.writeUInt32LE(((tableHashes.first >>> 16) * 0x10000 + start) >>> 0, table + 4 * at);
     }
-    if (keep) this.held[page] = this.cache.set(cacheKey, bytes) ?? undefined;
+    pageBase = base;
     return bytes;
   }
 

@@ -9,7 +9,8 @@ import { DiskIndex, TOMBSTONE_LENGTH } from './disk-index.js';
 import { FILTER_FILE, GlobalFilter } from './global-filter.js';
 import { nextDiskPage } from './disk-range.js';
 import { NewestRecords, readHint, readHintedLength } from './hint.js';
-import { IndexFile, writeIndexFile } from './index-file.js';
+import { IndexFile, PAGE_SLOT_BYTES, writeIndexFile } from './index-file.js';
+import { PageCache } from './page-cache.js';
 import { applyCounts, countLive, COUNTS_FILE, decodeCounts, encodeCounts, type LiveCounts } from './live-counts.js';
 import {
   type CompactOptions,
@@ -154,7 +155,7 @@ export class Store implements MergeHost {
   readonly keydir = new Keydir();
   /** The sealed files' on-disk indexes (index: 'disk'), else null. */
   private readonly disk: DiskIndex | null;
-  private readonly indexCache: BlockCache;
+  private readonly indexCache: PageCache;
   /** The on-disk indexes each snapshot reads (index: 'disk'). */
   private readonly snapshotIndexes = new WeakMap<Snapshot, readonly IndexFile[]>();
   /** Files whose index is being written or whose keys are leaving the memory part: not yet mergeable. */
@@ -218,7 +219,7 @@ export class Store implements MergeHost {
   ) {
     this.fileSystem = options.fileSystem;
     this.cache = new BlockCache(options.blockCacheSize);
-    this.indexCache = new BlockCache(options.indexCacheSize);
+    this.indexCache = new PageCache(options.indexCacheSize, PAGE_SLOT_BYTES);
     this.disk = options.index === 'disk' ? new DiskIndex() : null;
     this.keydir.onForget = () => this.closeRetired();
   }

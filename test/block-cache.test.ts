@@ -2,37 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { BlockCache } from '../lib/cache.js';
 
 describe('block cache', () => {
-  it('gives index pages keys that no segment block of any file id shares', () => {
-    const ids = [0, 1, 1000, 1001, 0xffffffff];
-    const blockKeys = new Set(ids.flatMap((id) => [0, 1, 0x1fffff].map((n) => BlockCache.keyOf(id, n))));
-    const pageKeys = new Set(ids.flatMap((id) => [0, 1, 0x1fffff].map((n) => BlockCache.indexKeyOf(id, n))));
-    expect(pageKeys.size).toBe(15);
-    for (const key of pageKeys) {
-      expect(Number.isInteger(key) && Math.abs(key) <= 2 ** 53).toBe(true);
-      expect(blockKeys.has(key)).toBe(false);
-    }
-  });
-
-  it('forgets a file id\'s index pages alone, or its blocks and pages together', () => {
+  it('forgets every block of one file id and keeps those of its neighbours', () => {
     const cache = new BlockCache(1 << 20);
-    for (const id of [9, 10, 11]) {
+    for (const id of [9, 10, 11, 0xffffffff]) {
       cache.set(BlockCache.keyOf(id, 0), Buffer.alloc(10));
-      cache.set(BlockCache.keyOf(id, 0x1fffff), Buffer.alloc(10));
-      cache.set(BlockCache.indexKeyOf(id, 0), Buffer.alloc(100));
-      cache.set(BlockCache.indexKeyOf(id, 0x1fffff), Buffer.alloc(100));
+      cache.set(BlockCache.keyOf(id, 0x1fffff), Buffer.alloc(100));
     }
-    cache.forgetIndex(10);
-    expect(cache.size).toBe(3 * 220 - 200);
-    expect(cache.get(BlockCache.keyOf(10, 0))).toBeDefined();
-    expect(cache.get(BlockCache.indexKeyOf(9, 0x1fffff))).toBeDefined();
-    expect(cache.get(BlockCache.indexKeyOf(11, 0))).toBeDefined();
-    cache.set(BlockCache.indexKeyOf(0xffffffff, 0x1fffff), Buffer.alloc(1));
-    cache.forgetIndex(0xffffffff);
-    expect(cache.size).toBe(3 * 220 - 200);
-    cache.forgetFile(9);
-    expect(cache.size).toBe(2 * 220 - 200);
-    expect(cache.get(BlockCache.keyOf(9, 0))).toBeUndefined();
-    expect(cache.get(BlockCache.indexKeyOf(9, 0))).toBeUndefined();
+    cache.forgetFile(10);
+    expect(cache.size).toBe(3 * 110);
+    expect(cache.get(BlockCache.keyOf(9, 0x1fffff))).toBeDefined();
+    expect(cache.get(BlockCache.keyOf(11, 0))).toBeDefined();
+    expect(cache.get(BlockCache.keyOf(10, 0))).toBeUndefined();
+    cache.forgetFile(0xffffffff);
+    expect(cache.size).toBe(2 * 110);
+    expect(cache.get(BlockCache.keyOf(0xffffffff, 0x1fffff))).toBeUndefined();
   });
 
   it('evicts a block not read since it was cached before one that was read, and never passes its budget', () => {
@@ -48,7 +31,7 @@ describe('block cache', () => {
       cache.set(BlockCache.keyOf(1, n), Buffer.alloc(1 + (n % 150), n));
       expect(cache.size).toBeLessThanOrEqual(300);
     }
-    cache.set(BlockCache.keyOf(1, 99), Buffer.alloc(301));
+    expect(cache.set(BlockCache.keyOf(1, 99), Buffer.alloc(301))).toBe(false);
     expect(cache.get(BlockCache.keyOf(1, 99))).toBeUndefined();
   });
 });

@@ -144,12 +144,12 @@ describe('check of a store with index: disk', () => {
     const file = path.join(dir, name);
     // A well-formed index of the same file in which two keys swap places.
     const id = Number(name.slice(0, 8));
-    const { IndexFile, writeIndexFile } = await import('../lib/index-file.js');
-    const { BlockCache } = await import('../lib/cache.js');
+    const { IndexFile, PAGE_SLOT_BYTES, writeIndexFile } = await import('../lib/index-file.js');
+    const { PageCache } = await import('../lib/page-cache.js');
     const { nodeFileSystem } = await import('../lib/filesystem.js');
     const header = fs.readFileSync(file);
     const dataLength = header.readUInt32LE(12);
-    const index = await IndexFile.open(nodeFileSystem, file, id, dataLength, new BlockCache(0));
+    const index = await IndexFile.open(nodeFileSystem, file, id, dataLength, new PageCache(0, PAGE_SLOT_BYTES));
     const entries = Array.from({ length: index.count }, (_, i) => index.entryAt(i));
     await index.close();
     expect(entries.length).toBeGreaterThan(2);

@@ -2,10 +2,10 @@ import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { KeyHashes } from '../lib/bloom.js';
-import { BlockCache } from '../lib/cache.js';
+import { PageCache } from '../lib/page-cache.js';
 import { codes, KvcaskError } from '../lib/errors.js';
 import { nodeFileSystem } from '../lib/filesystem.js';
-import { INDEX_VERSION, IndexFile, type IndexEntry, writeIndexFile } from '../lib/index-file.js';
+import { INDEX_VERSION, IndexFile, type IndexEntry, PAGE_SLOT_BYTES, writeIndexFile } from '../lib/index-file.js';
 import { prefixOf } from '../lib/key-order.js';
 import { indexFileName, parseFileName, parseIndexFileName } from '../lib/segment.js';
 import { randomBytes, rng } from './support/random.js';
@@ -35,7 +35,7 @@ function randomEntries(seed: number, count: number, keyLength: () => number = ()
   return entries;
 }
 
-async function build(entries: IndexEntry[], cache = new BlockCache(1 << 20)): Promise<{ index: IndexFile; path: string; dir: string }> {
+async function build(entries: IndexEntry[], cache = new PageCache(1 << 20, PAGE_SLOT_BYTES)): Promise<{ index: IndexFile; path: string; dir: string }> {
   const dir = tempDir();
   await writeIndexFile(nodeFileSystem, dir, FILE_ID, DATA_LENGTH, entries);
   const path = `${dir}/${indexFileName(FILE_ID)}`;
@@ -189,7 +189,7 @@ describe('index file', () => {
       const damaged = Buffer.from(original);
       damaged[at] ^= 1 + Math.floor(random() * 255);
       writeFileSync(path, damaged);
-      const index = await IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH, new BlockCache(1 << 20));
+      const index = await IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH, new PageCache(1 << 20, PAGE_SLOT_BYTES));
       let reported = 0;
       const answers = [...entries.map((entry) => () => expect(index.findSync(entry.key)).toEqual(entry)), ...entries.map((_, position) => () => index.entryAt(position))];
       for (const answer of answers) {
@@ -217,7 +217,7 @@ describe('index file', () => {
       const damaged = Buffer.from(original);
       damaged[at] ^= 0x20;
       writeFileSync(path, damaged);
-      const err = await rejection(IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH, new BlockCache(1 << 20)));
+      const err = await rejection(IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH, new PageCache(1 << 20, PAGE_SLOT_BYTES)));
       expect(err.code).toBe(codes.CORRUPTION);
       expect(err.file).toBe(path);
     }
@@ -230,12 +230,12 @@ describe('index file', () => {
     for (const length of [0, 10, 79, 4096, original.length - 4096, original.length - 8, original.length - 1]) {
       writeFileSync(path, original);
       truncateSync(path, length);
-      const err = await rejection(IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH, new BlockCache(0)));
+      const err = await rejection(IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH, new PageCache(0, PAGE_SLOT_BYTES)));
       expect(err.code).toBe(codes.CORRUPTION);
     }
     writeFileSync(path, original);
-    expect((await rejection(IndexFile.open(nodeFileSystem, path, FILE_ID + 1, DATA_LENGTH, new BlockCache(0)))).code).toBe(codes.CORRUPTION);
-    expect((await rejection(IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH - 1, new BlockCache(0)))).code).toBe(codes.CORRUPTION);
+    expect((await rejection(IndexFile.open(nodeFileSystem, path, FILE_ID + 1, DATA_LENGTH, new PageCache(0, PAGE_SLOT_BYTES)))).code).toBe(codes.CORRUPTION);
+    expect((await rejection(IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH - 1, new PageCache(0, PAGE_SLOT_BYTES)))).code).toBe(codes.CORRUPTION);
   });
 
   it('refuses to open another format version with KVCASK_VERSION', async () => {
@@ -247,14 +247,14 @@ describe('index file', () => {
     file.writeUInt32LE(headerCrc, 76);
     file.writeUInt32LE(headerCrc, file.length - 4);
     writeFileSync(path, file);
-    const err = await rejection(IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH, new BlockCache(0)));
+    const err = await rejection(IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH, new PageCache(0, PAGE_SLOT_BYTES)));
     expect(err.code).toBe(codes.VERSION);
   });
 
   it('keeps its page cache within budget, and works with a budget smaller than a page', async () => {
     const entries = randomEntries(15, 20_000, () => 16);
     const budget = 5 * 4096;
-    const cache = new BlockCache(budget);
+    const cache = new PageCache(budget, PAGE_SLOT_BYTES);
     const { index, path } = await build(entries, cache);
     const random = rng(16);
     const firstPages = sortedCopy(entries).slice(0, 300);
@@ -266,7 +266,7 @@ describe('index file', () => {
     expect(cache.hits).toBeGreaterThan(cache.misses);
     await index.close();
     expect(cache.size).toBe(0);
-    const tiny = new BlockCache(100);
+    const tiny = new PageCache(100, PAGE_SLOT_BYTES);
     const uncached = await IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH, tiny);
     for (const entry of entries.slice(0, 500)) expect(uncached.findSync(entry.key)).toEqual(entry);
     expect(tiny.size).toBe(0);
@@ -274,7 +274,7 @@ describe('index file', () => {
   });
 
   it('answers from the rewritten file, not stale cached pages, when an index of the same id is written again', async () => {
-    const cache = new BlockCache(1 << 20);
+    const cache = new PageCache(1 << 20, PAGE_SLOT_BYTES);
     const first = randomEntries(17, 100, () => 8);
     const { index: old, dir, path } = await build(first, cache);
     for (const entry of first) old.findSync(entry.key);
