@@ -464,6 +464,11 @@ export class IndexFile {
     return this.bloom.mayContainHashes(hashes.first, hashes.second);
   }
 
+  /** Brings the key's block of this file's filter into the CPU's cache (BloomFilter.touch). */
+  touchFilter(hashes: KeyHashes): number {
+    return this.bloom.touch(hashes.first);
+  }
+
   /** The entry of `key` in this file, or null. */
   findSync(key: Uint8Array): IndexEntry | null {
     const entry: IndexEntry = { key: Buffer.from(key), offset: 0, valueLength: 0, tombstone: false, seq: 0 };
