@@ -37,7 +37,12 @@ export function withBody<T>(
   let holding = false;
   const start = () => {
     holding = true;
-    return receiveAdmitted(req, res, declared, limit);
+    // A throw here (writeContinue on a socket gone bad) must reach the handlers below, which give the room back.
+    try {
+      return receiveAdmitted(req, res, declared, limit);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   };
   // Most bodies find room at once: only one that has to wait pays for a signal to stop waiting when its client leaves.
   const received = budget.tryAcquire(reserve) ? start() : waitForRoom(res, budget, reserve).then(start);
