@@ -509,14 +509,15 @@ export class IndexFile {
   seek(key: Uint8Array, exclusive: boolean): number {
     const page = this.pageFor(key, prefixOf(key, 0, key.length));
     if (page < 0) return 0;
-    const bytes = this.pageSync(page);
+    const bytes = this.pageBytes(page);
+    const base = pageBase;
     const count = this.firstPositions[page + 1] - this.firstPositions[page];
     let low = 0;
     let high = count;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      const start = bytes.readUInt16LE(PAGE_HEADER_SIZE + 2 * middle);
-      const order = compareKey(key, bytes, start + 2, bytes.readUInt16LE(start));
+      const start = base + u16At(bytes, base + PAGE_HEADER_SIZE + 2 * middle);
+      const order = compareKey(key, bytes, start + 2, u16At(bytes, start));
       if (order > 0 || (exclusive && order === 0)) low = middle + 1;
       else high = middle;
     }
@@ -536,7 +537,8 @@ export class IndexFile {
       if (positions[middle] <= position) low = middle;
       else high = middle - 1;
     }
-    return this.entryIn(this.pageSync(low), position - positions[low]);
+    const bytes = this.pageBytes(low);
+    return this.entryIn(bytes, pageBase, position - positions[low]);
   }
 
   get pageCount(): number {
@@ -550,15 +552,16 @@ export class IndexFile {
 
   /** Every entry of page `page` in stored order, once the page passed its checks (else KVCASK_CORRUPTION). */
   entriesOf(page: number): IndexEntry[] {
-    const bytes = this.pageSync(page);
+    const bytes = this.pageBytes(page);
+    const base = pageBase;
     const count = this.firstPositions[page + 1] - this.firstPositions[page];
-    return Array.from({ length: count }, (_, i) => this.entryIn(bytes, i));
+    return Array.from({ length: count }, (_, i) => this.entryIn(bytes, base, i));
   }
 
-  /** Entry `i` of a checked page, its key copied out. */
-  private entryIn(bytes: Buffer, i: number): IndexEntry {
-    const start = bytes.readUInt16LE(PAGE_HEADER_SIZE + 2 * i);
-    const keyLength = bytes.readUInt16LE(start);
+  /** Entry `i` of a checked page at `base` in `bytes` (pageBytes), its key copied out. */
+  private entryIn(bytes: Buffer, base: number, i: number): IndexEntry {
+    const start = base + u16At(bytes, base + PAGE_HEADER_SIZE + 2 * i);
+    const keyLength = u16At(bytes, start);
     const key = Buffer.allocUnsafe(keyLength);
     bytes.copy(key, 0, start + 2, start + 2 + keyLength);
     const entry: IndexEntry = { key, offset: 0, valueLength: 0, tombstone: false, seq: 0 };
@@ -647,16 +650,6 @@ export class IndexFile {
       else high = middle - 1;
     }
     return low;
-  }
-
-  /**
-   * Page `page` as its own Buffer (a view of its cache slot, or of the
-   * scratch buffer when not cached), for readers off the point-lookup path.
-   */
-  private pageSync(page: number): Buffer {
-    const bytes = this.pageBytes(page);
-    const length = (this.slots[page + 1] - this.slots[page]) * this.pageSize;
-    return bytes.subarray(pageBase, pageBase + length);
   }
 
   /**
