@@ -107,12 +107,16 @@ export class PageCache {
     if ((slot & CHUNK_MASK) === 0) {
       const slots = Math.min(CHUNK_SLOTS, this.slotLimit - slot);
       this.chunks.push(Buffer.allocUnsafeSlow(slots * this.slotBytes));
-      const pages = new Int32Array(slot + slots);
-      pages.set(this.pages);
-      this.pages = pages;
-      const used = new Uint8Array(slot + slots);
-      used.set(this.used);
-      this.used = used;
+      if (slot + slots > this.pages.length) {
+        // Doubled, so that a budget of millions of slots copies each entry about once.
+        const length = Math.min(this.slotLimit, Math.max(slot + slots, 2 * this.pages.length));
+        const pages = new Int32Array(length);
+        pages.set(this.pages);
+        this.pages = pages;
+        const used = new Uint8Array(length);
+        used.set(this.used);
+        this.used = used;
+      }
     }
     return slot;
   }

@@ -65,4 +65,15 @@ describe('page cache', () => {
     expect(open[1]).toBe(-1);
     expect(cache.size).toBe(300);
   });
+  it('holds pages in as many chunks as its budget allows, each page\'s bytes its own', () => {
+    const cache = new PageCache(10_000 * 4, 4);
+    const file = PageCache.slotsFor(12_000);
+    for (let page = 0; page < 10_000; page++) cache.bufferOf(cache.take(file, page)).writeUInt32LE(page, cache.baseOf(file[page]));
+    expect(cache.size).toBe(40_000);
+    for (let page = 0; page < 10_000; page++) expect(cache.bufferOf(file[page]).readUInt32LE(cache.baseOf(file[page]))).toBe(page);
+    // Full: the next page takes the slot of the first page the clock finds unread.
+    cache.take(file, 10_000);
+    expect(file[0]).toBe(-1);
+    expect(cache.size).toBe(40_000);
+  });
 });
