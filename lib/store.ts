@@ -1211,7 +1211,7 @@ export class Store implements MergeHost {
       }
       if (!counted) {
         // The active file's records are counted against the indexed files below them: count those first.
-        maxSeq = this.countIndexed(counts);
+        maxSeq = await this.countIndexed(counts);
         counted = true;
       }
       const apply = (record: ScannedRecord) => {
@@ -1254,7 +1254,7 @@ export class Store implements MergeHost {
         if (damaged.length === 0) needHints.push(file);
       }
     }
-    if (!counted) maxSeq = this.countIndexed(counts);
+    if (!counted) maxSeq = await this.countIndexed(counts);
     this.disk?.startFilter(filter);
     this.keydir.buildOrder();
     this.seq = maxSeq + 1;
@@ -1292,12 +1292,29 @@ export class Store implements MergeHost {
     return counts;
   }
 
-  /** Live counts of every indexed file: the saved ones if they still describe these files, else counted. Returns the newest seq. */
-  private countIndexed(counts: LiveCounts | null): number {
+  /**
+   * Live counts of every indexed file: the saved ones if they still describe
+   * these files, else counted. Returns the newest seq. Counting reads every
+   * index page: a page that fails its checks is damage found at open, so its
+   * index file is reported (refused in strict mode) and rebuilt from its data
+   * file before counting again.
+   */
+  private async countIndexed(counts: LiveCounts | null): Promise<number> {
     const indexed = this.disk!.indexes.map((index) => this.files.get(index.fileId)!);
     if (counts !== null && applyCounts(counts, indexed)) return counts.seq;
     this.recovery.countedFiles = indexed.length;
-    return countLive(this.disk!.indexes, this.files);
+    for (;;) {
+      try {
+        return countLive(this.disk!.indexes, this.files);
+      } catch (err) {
+        const damaged = err instanceof KvcaskError && err.code === codes.CORRUPTION ? this.disk!.indexes.find((index) => index.path === err.file) : undefined;
+        if (damaged === undefined) throw err;
+        this.reportDamage([{ file: damaged.path, offset: (err as KvcaskError).offset ?? 0, length: await this.sizeOf(damaged.path) }], false);
+        this.recovery.rebuiltIndexes++;
+        const [old] = this.disk!.replace(new Set([damaged.fileId]), [await this.buildIndex(this.files.get(damaged.fileId)!)]);
+        await old.close();
+      }
+    }
   }
 
   /** With index: 'disk', opens a sealed file's index, or builds it from the file when it is missing or damaged. */

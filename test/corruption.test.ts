@@ -4,8 +4,9 @@ import { PowerLossFileSystem } from './support/power-loss-fs.js';
 import { randomBytes, rng } from './support/random.js';
 
 /**
- * Random damage to a store's files (data, hint, LOCK, and MERGE when a base
- * was taken during a merge's commit): bit flips, truncations,
+ * Random damage to a store's files (data, hint or index, LOCK, COUNTS and
+ * FILTER, and MERGE when a base was taken during a merge's commit), in both
+ * index modes: bit flips, truncations,
  * overwrites with garbage, zeroed ranges and garbage appended. Whatever the
  * damage, opening and reading every key must not throw anything but a
  * KvcaskError, must finish, and must never return a value that was not
@@ -26,13 +27,14 @@ interface Base {
   /** The value each key had when the base was taken (absent: deleted or never set). */
   final: Map<string, string>;
   maxFileSize: number;
+  index: 'memory' | 'disk';
 }
 
-async function buildBase(seed: number): Promise<Base> {
+async function buildBase(seed: number, index: 'memory' | 'disk'): Promise<Base> {
   const random = rng(seed);
   const disk = new PowerLossFileSystem(random);
   const maxFileSize = random() < 0.5 ? 1024 : 4096;
-  const db = await open(DIR, { fileSystem: disk, maxFileSize });
+  const db = await open(DIR, { fileSystem: disk, maxFileSize, index });
   const written = new Map<string, Set<string>>();
   const final = new Map<string, string>();
   const put = (key: string, value: string) => {
@@ -63,16 +65,16 @@ async function buildBase(seed: number): Promise<Base> {
     for (let i = 0; i < 20 || (i < 1000 && disk.listFiles().some((path) => path.endsWith('.tmp'))); i++) await new Promise((resolve) => setImmediate(resolve));
     const image = disk.copy();
     await db.close();
-    return { disk: image, written, final, maxFileSize };
+    return { disk: image, written, final, maxFileSize, index };
   }
-  return { disk, written, final, maxFileSize };
+  return { disk, written, final, maxFileSize, index };
 }
 
 type Mutation = { file: string; kind: string; at: number; length: number };
 
 function mutate(disk: PowerLossFileSystem, random: () => number): Mutation {
   const files = disk.listFiles();
-  const weighted = files.flatMap((path) => (path.endsWith('.data') ? [path, path, path] : path.endsWith('.hint') ? [path, path] : [path]));
+  const weighted = files.flatMap((path) => (path.endsWith('.data') ? [path, path, path] : path.endsWith('.hint') || path.endsWith('.kvx') ? [path, path] : [path]));
   const file = weighted[Math.floor(random() * weighted.length)];
   const bytes = disk.readFile(file);
   const kinds = ['flip', 'flip', 'truncate', 'overwrite', 'zero', 'append'];
@@ -128,7 +130,7 @@ function checkValue(base: Base, key: string, value: Buffer | undefined, damageRe
 }
 
 /**
- * Only a data file's hint records how long the file was. A cut at a frame
+ * Only a data file's hint (or, with index: 'disk', its index) records how long the file was. A cut at a frame
  * boundary of a data file without one leaves a file that is exactly what a
  * crash before those writes would have left (the newest file), or a file
  * sealed shorter (a sealed file whose hint was still being built when a base
@@ -137,7 +139,9 @@ function checkValue(base: Base, key: string, value: Buffer | undefined, damageRe
  */
 function cutsUnhintedFile(disk: PowerLossFileSystem, mutations: Mutation[]): boolean {
   const files = disk.listFiles();
-  return mutations.some((m) => m.kind === 'truncate' && m.file.endsWith('.data') && !files.includes(m.file.replace(/\.data$/, '.hint')));
+  return mutations.some(
+    (m) => m.kind === 'truncate' && m.file.endsWith('.data') && !files.includes(m.file.replace(/\.data$/, '.hint')) && !files.includes(m.file.replace(/\.data$/, '.kvx')),
+  );
 }
 
 async function readEverything(db: Store, base: Base, tally: Tally, silentTailCut: boolean): Promise<void> {
@@ -181,7 +185,7 @@ async function oneCase(base: Base, random: () => number, tally: Tally): Promise<
   const context = JSON.stringify({ strict, mutations });
   let db: Store;
   try {
-    db = await open(DIR, { fileSystem: disk, maxFileSize: base.maxFileSize, strict });
+    db = await open(DIR, { fileSystem: disk, maxFileSize: base.maxFileSize, strict, index: base.index });
   } catch (err) {
     try {
       // Refusing to open is a clear answer only in strict mode, or for a lock held by a live process (a flipped pid),
@@ -214,12 +218,15 @@ function withDeadline<T>(work: Promise<T>): Promise<T> {
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
-describe('corruption', () => {
-  it(`never crashes, hangs or returns a wrong value, over ${BASES * MUTATIONS_PER_BASE} random mutations of data, hint and LOCK files`, async () => {
+describe.each([
+  { index: 'memory' as const, firstSeed: 500 },
+  { index: 'disk' as const, firstSeed: 600 },
+])('corruption with index: $index', ({ index, firstSeed }) => {
+  it(`never crashes, hangs or returns a wrong value, over ${BASES * MUTATIONS_PER_BASE} random mutations of the store's files`, async () => {
     const tally: Tally = { cases: 0, openRefused: 0, damageReported: 0, readsRefused: 0, keysLostOrRolledBack: 0 };
-    const seeds = process.env.KVCASK_SEED === undefined ? Array.from({ length: BASES }, (_, i) => 500 + i) : [Number(process.env.KVCASK_SEED)];
+    const seeds = process.env.KVCASK_SEED === undefined ? Array.from({ length: BASES }, (_, i) => firstSeed + i) : [Number(process.env.KVCASK_SEED)];
     for (const seed of seeds) {
-      const base = await buildBase(seed);
+      const base = await buildBase(seed, index);
       const random = rng(seed * 7919);
       for (let i = 0; i < MUTATIONS_PER_BASE; i++) {
         try {
@@ -229,7 +236,7 @@ describe('corruption', () => {
         }
       }
     }
-    console.log(`corruption: ${JSON.stringify(tally)}`);
+    console.log(`corruption (index: ${index}): ${JSON.stringify(tally)}`);
     if (process.env.KVCASK_SEED === undefined) {
       // The damage must be felt, or the test proves little.
       expect(tally.damageReported).toBeGreaterThan(seeds.length * 10);
