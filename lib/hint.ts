@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { type FileSystem, readWholeFile } from './filesystem.js';
-import { FILE_HEADER_SIZE, FORMAT_VERSION, recordSize } from './record.js';
+import { FILE_HEADER_SIZE, FLAG_TOMBSTONE, FORMAT_VERSION, recordSize } from './record.js';
+import type { IndexEntry } from './index-file.js';
 import type { ScannedRecord } from './segment.js';
 
 /**
@@ -111,6 +112,17 @@ export class NewestRecords {
       flags: this.flags[row],
       valueLength: this.valueLengths[row],
     }));
+  }
+
+  /** The index entries of the records, in file order, each with its own copy of its key; `pause` awaited every ENCODE_SLICE entries. */
+  async indexEntries(pause: () => Promise<void>): Promise<IndexEntry[]> {
+    const entries: IndexEntry[] = [];
+    for (const [key, row] of this.newest) {
+      const flags = this.flags[row];
+      entries.push({ key: Buffer.from(key, 'latin1'), offset: this.offsets[row], valueLength: this.valueLengths[row], tombstone: (flags & FLAG_TOMBSTONE) !== 0, seq: this.seqs[row] });
+      if (entries.length % ENCODE_SLICE === 0) await pause();
+    }
+    return entries;
   }
 
   /** The hint file's bytes, `pause` awaited every ENCODE_SLICE entries. */

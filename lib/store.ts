@@ -1546,16 +1546,27 @@ export class Store implements MergeHost {
     return { newest, damaged: scan.damaged };
   }
 
-  /** Writes the on-disk index of a sealed file under `name`. */
+  /**
+   * Writes the on-disk index of a sealed file under `name`: from `records`
+   * while open() loads the store, else from a scan of the file in slices of
+   * event-loop time (TimeSlice), so that indexing a file of a million keys
+   * does not hold up reads and writes for seconds.
+   */
   private async writeIndex(file: DataFile, name: string, records?: ScannedRecord[]): Promise<void> {
-    const entries = (records ?? (await this.newestRecords(file)).newest.records()).map((record) => ({
-      key: record.key,
-      offset: record.offset,
-      valueLength: record.valueLength,
-      tombstone: (record.flags & FLAG_TOMBSTONE) !== 0,
-      seq: record.seq,
-    }));
-    await writeIndexFile(this.fileSystem, this.dir, file.id, file.written, entries, name);
+    if (records !== undefined) {
+      const entries = records.map((record) => ({
+        key: record.key,
+        offset: record.offset,
+        valueLength: record.valueLength,
+        tombstone: (record.flags & FLAG_TOMBSTONE) !== 0,
+        seq: record.seq,
+      }));
+      return writeIndexFile(this.fileSystem, this.dir, file.id, file.written, entries, name);
+    }
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.urgent);
+    const pause = () => slice.pause();
+    const { newest } = await this.newestRecords(file, pause);
+    await writeIndexFile(this.fileSystem, this.dir, file.id, file.written, await newest.indexEntries(pause), name, pause);
   }
 
   private writeHintLater(file: DataFile): void {

@@ -167,6 +167,18 @@ describe('index file', () => {
     await index.close();
   });
 
+  it('awaits its pause between slices of a large index\'s work, and writes the same file', async () => {
+    const entries = randomEntries(21, 20_000, () => 16);
+    let pauses = 0;
+    const dir = tempDir();
+    await writeIndexFile(nodeFileSystem, dir, FILE_ID, DATA_LENGTH, entries, undefined, async () => {
+      pauses++;
+    });
+    const { path: unpaused } = await build(entries);
+    expect(pauses).toBeGreaterThan(3 * (20_000 / 4096));
+    expect(readFileSync(`${dir}/${indexFileName(FILE_ID)}`).equals(readFileSync(unpaused))).toBe(true);
+  });
+
   it('sorts entries given in any order and rejects a repeated key, leaving no file', async () => {
     const dir = tempDir();
     const entries = randomEntries(9, 50);
