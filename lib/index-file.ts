@@ -6,7 +6,7 @@ import type { FileSystem } from './filesystem.js';
 import { PageCache } from './page-cache.js';
 import { FILE_HEADER_SIZE, MAX_KEY_SIZE, recordSize } from './record.js';
 import { compareKey, prefixOf } from './key-order.js';
-import { sortByKey } from './key-sort.js';
+import { sortByKeySliced } from './key-sort.js';
 import { indexFileName } from './segment.js';
 
 /**
@@ -95,7 +95,7 @@ function u32At(bytes: Uint8Array, at: number): number {
  * over a packed copy of their keys: comparison sorts call Buffer.compare for
  * every pair whose first bytes tie, as most keys with a common prefix do.
  */
-function inKeyOrder(entries: readonly IndexEntry[]): IndexEntry[] {
+async function inKeyOrder(entries: readonly IndexEntry[], pause: () => Promise<void>): Promise<IndexEntry[]> {
   let bytes = 0;
   for (const entry of entries) bytes += 2 + entry.key.length;
   const arena = Buffer.allocUnsafe(bytes);
@@ -108,8 +108,9 @@ function inKeyOrder(entries: readonly IndexEntry[]): IndexEntry[] {
     arena.writeUInt16LE(key.length, cursor);
     key.copy(arena, cursor + 2);
     cursor += 2 + key.length;
+    if (i % PAUSE_EVERY === 0) await pause();
   }
-  sortByKey(arena, order, (i) => keyAt[i]);
+  await sortByKeySliced(arena, order, (i) => keyAt[i], pause);
   return Array.from(order, (i) => entries[i]);
 }
 
@@ -215,7 +216,7 @@ export async function writeIndexFile(
     checkEntry(entries[i], dataLength);
     if (i % PAUSE_EVERY === 0) await pause();
   }
-  const sorted = inKeyOrder(entries);
+  const sorted = await inKeyOrder(entries, pause);
   for (let i = 1; i < sorted.length; i++) {
     if (sameKey(sorted[i - 1].key, sorted[i].key)) throw new RangeError(`index entries repeat the key ${sorted[i].key.toString('hex')} (hex)`);
     if (i % PAUSE_EVERY === 0) await pause();

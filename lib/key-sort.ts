@@ -24,18 +24,32 @@ const WORDS = 3;
 /** Ranges up to this many records are insertion-sorted. */
 const SMALL = 16;
 
+/** Records a sort step handles between two yields of sortSteps: a few milliseconds of work. */
+const STEP_RECORDS = 1 << 16;
+
 /** Sorts `items` in place by the key each has at arena position `keyAt(item)`. */
 export function sortByKey(arena: Uint8Array, items: Uint32Array, keyAt: (item: number) => number): void {
+  for (const _ of sortSteps(arena, items, keyAt));
+}
+
+/** sortByKey() for background work: awaits `pause` every few milliseconds of sorting, so that a million keys do not hold the event loop. */
+export async function sortByKeySliced(arena: Uint8Array, items: Uint32Array, keyAt: (item: number) => number, pause: () => Promise<void>): Promise<void> {
+  for (const _ of sortSteps(arena, items, keyAt)) await pause();
+}
+
+/** The sort, yielding after every STEP_RECORDS records or so of work. */
+function* sortSteps(arena: Uint8Array, items: Uint32Array, keyAt: (item: number) => number): Generator<void> {
   const records = new Uint32Array(items.length * WORDS);
   for (let i = 0; i < items.length; i++) records[i * WORDS + 2] = items[i];
   // Ranges still to sort, each with the depth its records were filled at: an explicit stack, as keys may share 64 KiB.
   const pending: number[] = [0, items.length, 0];
   fill(records, 0, items.length, arena, keyAt, 0);
+  yield;
   while (pending.length > 0) {
     const depth = pending.pop()!;
     const end = pending.pop()!;
     const start = pending.pop()!;
-    radixSort(records, start, end);
+    yield* radixSort(records, start, end);
     for (let run = start; run < end; ) {
       let next = run + 1;
       while (next < end && sameRecord(records, run, next)) next++;
@@ -45,6 +59,7 @@ export function sortByKey(arena: Uint8Array, items: Uint32Array, keyAt: (item: n
       }
       run = next;
     }
+    yield;
   }
   for (let i = 0; i < items.length; i++) items[i] = records[i * WORDS + 2];
 }
@@ -95,9 +110,11 @@ function digitOf(records: Uint32Array, r: number, digit: number): number {
 /**
  * MSD radix sort in place (American flag sort), a byte at a time: each pass
  * scans its range in order, and a byte all records share costs one count.
+ * Yields after each STEP_RECORDS records or so of work (sortSteps).
  */
-function radixSort(records: Uint32Array, start: number, end: number): void {
+function* radixSort(records: Uint32Array, start: number, end: number): Generator<void> {
   if (end - start <= SMALL) return insertionSort(records, start, end);
+  let work = 0;
   const counts = new Uint32Array(256);
   const next = new Uint32Array(256);
   const ends = new Uint32Array(256);
@@ -106,11 +123,16 @@ function radixSort(records: Uint32Array, start: number, end: number): void {
     const digit = stack.pop()!;
     const hi = stack.pop()!;
     const lo = stack.pop()!;
+    if (work >= STEP_RECORDS) {
+      work = 0;
+      yield;
+    }
     if (hi - lo <= SMALL) {
       insertionSort(records, lo, hi);
       continue;
     }
     if (digit === DIGITS) continue;
+    work += hi - lo;
     counts.fill(0);
     for (let r = lo; r < hi; r++) counts[digitOf(records, r, digit)]++;
     if (counts[digitOf(records, lo, digit)] === hi - lo) {

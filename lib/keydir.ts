@@ -453,13 +453,19 @@ export class Keydir {
   private compactArena(): void {
     const old = this.arena;
     const fresh = Buffer.allocUnsafe(Math.max(64 * 1024, this.arenaUsed - this.arenaGarbage));
+    const free = new Uint8Array(this.nextSlot);
+    for (const slot of this.freeSlots) free[slot] = 1;
     let used = 0;
-    for (let e = 0; e < this.table.length; e += ENTRY) {
-      if (this.table[e + E_SLOT] === 0) continue;
-      const slot = this.table[e + E_SLOT] - 1;
+    // In slot order, which is mostly arena order: the copy walks both arenas forwards. Walking the hash table instead
+    // read them in random order, and with a million keys (index: 'disk' dropping a sealed file's keys) held the
+    // event loop for 600 ms.
+    for (let slot = 0; slot < this.nextSlot; slot++) {
+      if (free[slot] === 1) continue;
       const at = this.slots[slot * STRIDE + KEY_AT];
       const size = 2 + (old[at] | (old[at + 1] << 8));
-      old.copy(fresh, used, at, at + size);
+      // Short keys byte by byte: a call into C++ per key cost more than the copy.
+      if (size <= SHORT_COPY) for (let i = 0; i < size; i++) fresh[used + i] = old[at + i];
+      else old.copy(fresh, used, at, at + size);
       this.slots[slot * STRIDE + KEY_AT] = used;
       used += size;
     }
@@ -479,6 +485,9 @@ export class Keydir {
     return this.nextSlot++;
   }
 }
+
+/** Keys (with their 2-byte length) up to this many bytes are copied by a JS loop when the arena is compacted. */
+const SHORT_COPY = 64;
 
 /** A slot number in a sorted chunk (a small integer in a packed array), measured in bench/store. */
 const ORDER_BYTES_PER_KEY = 8;
