@@ -103,17 +103,6 @@ export class NewestRecords {
     [this.seqs, this.offsets, this.valueLengths, this.flags] = [seqs, offsets, valueLengths, flags];
   }
 
-  /** The records, in file order, each with its own copy of its key: for an index file. */
-  records(): ScannedRecord[] {
-    return Array.from(this.newest, ([key, row]) => ({
-      key: Buffer.from(key, 'latin1'),
-      offset: this.offsets[row],
-      seq: this.seqs[row],
-      flags: this.flags[row],
-      valueLength: this.valueLengths[row],
-    }));
-  }
-
   /** The index entries of the records, in file order, each with its own copy of its key; `pause` awaited every ENCODE_SLICE entries. */
   async indexEntries(pause: () => Promise<void>): Promise<IndexEntry[]> {
     const entries: IndexEntry[] = [];

@@ -66,7 +66,7 @@ import {
 } from './segment.js';
 import { type SnapshotOptions, type SnapshotSummary, writeSnapshot } from './snapshot.js';
 import { OwedRetires } from './owed-retires.js';
-import { BACKGROUND_SLICE_MS, TimeSlice } from './time-slice.js';
+import { BACKGROUND_SLICE_MS, noPause, TimeSlice } from './time-slice.js';
 import { type Group, Writer } from './writer.js';
 
 export type BatchOperation = { type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes };
@@ -624,14 +624,8 @@ export class Store implements MergeHost {
     const match = /(\d{8,10})\.kvx$/.exec(err.file ?? '');
     const file = match ? this.files.get(Number(match[1])) : undefined;
     if (!file || file.retired || this.closed || this.indexing.has(file.id)) return;
-    const work = (async () => {
-      // Opening the new index drops the cached pages of the damaged one (IndexFile.open).
-      const index = await this.buildIndex(file);
-      const [damaged] = this.disk!.replace(new Set([file.id]), [index]);
-      this.recovery.rebuiltIndexes++;
-      await damaged?.close();
-    })();
-    const done = work.catch(ignore).finally(() => this.indexing.delete(file.id));
+    const done = this.rebuildIndex(file)
+      .catch(ignore).finally(() => this.indexing.delete(file.id));
     this.indexing.set(file.id, done);
     this.track(done);
   }
@@ -1310,9 +1304,7 @@ export class Store implements MergeHost {
         const damaged = err instanceof KvcaskError && err.code === codes.CORRUPTION ? this.disk!.indexes.find((index) => index.path === err.file) : undefined;
         if (damaged === undefined) throw err;
         this.reportDamage([{ file: damaged.path, offset: (err as KvcaskError).offset ?? 0, length: await this.sizeOf(damaged.path) }], false);
-        this.recovery.rebuiltIndexes++;
-        const [old] = this.disk!.replace(new Set([damaged.fileId]), [await this.buildIndex(this.files.get(damaged.fileId)!)]);
-        await old.close();
+        await this.rebuildIndex(this.files.get(damaged.fileId)!);
       }
     }
   }
@@ -1341,7 +1333,7 @@ export class Store implements MergeHost {
     // Reported once: the index built now covers what is intact, and the next open trusts it.
     this.reportDamage(damaged.map((range) => ({ file: file.path, ...range })));
     if (indexDamage !== null) this.reportDamage([indexDamage], false);
-    this.addIndex(await this.buildIndex(file, newest.records()));
+    this.addIndex(await this.buildIndex(file, newest));
   }
 
   private async sizeOf(path: string): Promise<number> {
@@ -1357,9 +1349,16 @@ export class Store implements MergeHost {
     this.disk!.replace(new Set(), [index]);
   }
 
-  /** Writes a sealed file's index file (from `records`, else from a scan of the file) and opens it. */
-  private async buildIndex(file: DataFile, records?: ScannedRecord[]): Promise<IndexFile> {
-    await this.writeIndex(file, indexFileName(file.id), records);
+  /** Replaces a file's damaged index with one built anew from its data file; the old one's cached pages go as it closes. */
+  private async rebuildIndex(file: DataFile): Promise<void> {
+    const [damaged] = this.disk!.replace(new Set([file.id]), [await this.buildIndex(file)]);
+    this.recovery.rebuiltIndexes++;
+    await damaged?.close();
+  }
+
+  /** Writes a sealed file's index file (from `newest`, its records already scanned, else from a scan of the file) and opens it. */
+  private async buildIndex(file: DataFile, newest?: NewestRecords): Promise<IndexFile> {
+    await this.writeIndex(file, indexFileName(file.id), newest);
     return IndexFile.open(this.fileSystem, `${this.dir}/${indexFileName(file.id)}`, file.id, file.written, this.indexCache);
   }
 
@@ -1547,25 +1546,19 @@ export class Store implements MergeHost {
   }
 
   /**
-   * Writes the on-disk index of a sealed file under `name`: from `records`
-   * while open() loads the store, else from a scan of the file in slices of
+   * Writes the on-disk index of a sealed file under `name`: from `newest`
+   * (its records, scanned by open() while it loads the store, when nothing
+   * waits on the event loop), else from a scan of the file in slices of
    * event-loop time (TimeSlice), so that indexing a file of a million keys
    * does not hold up reads and writes for seconds.
    */
-  private async writeIndex(file: DataFile, name: string, records?: ScannedRecord[]): Promise<void> {
-    if (records !== undefined) {
-      const entries = records.map((record) => ({
-        key: record.key,
-        offset: record.offset,
-        valueLength: record.valueLength,
-        tombstone: (record.flags & FLAG_TOMBSTONE) !== 0,
-        seq: record.seq,
-      }));
-      return writeIndexFile(this.fileSystem, this.dir, file.id, file.written, entries, name);
+  private async writeIndex(file: DataFile, name: string, newest?: NewestRecords): Promise<void> {
+    let pause = noPause;
+    if (newest === undefined) {
+      const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.urgent);
+      pause = () => slice.pause();
+      ({ newest } = await this.newestRecords(file, pause));
     }
-    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.urgent);
-    const pause = () => slice.pause();
-    const { newest } = await this.newestRecords(file, pause);
     await writeIndexFile(this.fileSystem, this.dir, file.id, file.written, await newest.indexEntries(pause), name, pause);
   }
 

@@ -45,5 +45,8 @@ export class TimeSlice {
   }
 }
 
+/** The pause of work that need not yield (open() loading the store, while nothing else waits on the event loop). */
+export const noPause = (): Promise<void> => Promise.resolve();
+
 /** Longest stretch background work holds the event loop (a durable write costs about 0.2-0.4 ms here: a few of them per slice). */
 export const BACKGROUND_SLICE_MS = 2;
