@@ -227,8 +227,7 @@ export class Keydir {
   buildOrder(): void {
     if (!this.orderDeferred) return;
     this.orderDeferred = false;
-    const free = new Uint8Array(this.nextSlot);
-    for (const slot of this.freeSlots) free[slot] = 1;
+    const free = this.freeSlotFlags();
     const live = new Uint32Array(this.count);
     // In slot order, which after an open is arena order: reading the keys to sort them walks the arena forwards.
     for (let slot = 0, n = 0; slot < this.nextSlot; slot++) if (free[slot] === 0) live[n++] = slot;
@@ -453,8 +452,7 @@ export class Keydir {
   private compactArena(): void {
     const old = this.arena;
     const fresh = Buffer.allocUnsafe(Math.max(64 * 1024, this.arenaUsed - this.arenaGarbage));
-    const free = new Uint8Array(this.nextSlot);
-    for (const slot of this.freeSlots) free[slot] = 1;
+    const free = this.freeSlotFlags();
     let used = 0;
     // In slot order, which is mostly arena order: the copy walks both arenas forwards. Walking the hash table instead
     // read them in random order, and with a million keys (index: 'disk' dropping a sealed file's keys) held the
@@ -472,6 +470,13 @@ export class Keydir {
     this.arena = fresh;
     this.arenaUsed = used;
     this.arenaGarbage = 0;
+  }
+
+  /** 1 for each slot number below nextSlot that holds no key (it is on the free list). */
+  private freeSlotFlags(): Uint8Array {
+    const free = new Uint8Array(this.nextSlot);
+    for (const slot of this.freeSlots) free[slot] = 1;
+    return free;
   }
 
   private allocateSlot(): number {
