@@ -58,7 +58,7 @@ export class Keydir {
   private nextSlot = 0;
   /** Arena positions of the bounds `order` compares against during collect(): slot -1 - i is probeAt[i]. */
   private readonly probeAt: number[] = [];
-  readonly order = new SortedList<number>((a, b) => this.compareSlots(a, b));
+  private readonly order = new SortedList<number>((a, b) => this.compareSlots(a, b));
   /** Whether `order` is out of date until buildOrder() (see deferOrder). */
   private orderDeferred = false;
   /**
@@ -272,6 +272,10 @@ export class Keydir {
     }
     this.pendingBits[slot >>> 3] |= 1 << (slot & 7);
     this.pending.push(slot);
+    // A removed key leaves its slot in `pending`: without ranges the list would grow with every write (with index:
+    // 'disk', by every key that ever passed through memory). Once foldPending() would sort everything again anyway,
+    // stop keeping the order; the next range builds it.
+    if (this.pending.length >= PENDING_FLOOR && this.pending.length * 10 > this.order.size) this.deferOrder();
   }
 
   /** Collects up to `max` slots in key order within bounds, after `after`. */
@@ -490,6 +494,9 @@ export class Keydir {
     return this.nextSlot++;
   }
 }
+
+/** Pending slots kept, however small the order, before addPending() gives up on keeping the order. */
+const PENDING_FLOOR = 4096;
 
 /** Keys (with their 2-byte length) up to this many bytes are copied by a JS loop when the arena is compacted. */
 const SHORT_COPY = 64;

@@ -102,4 +102,17 @@ describe('keydir', () => {
       expectOrdered();
     }
   });
+  it('holds no growing list of new keys while no range is read, and the next range is still in key order', () => {
+    const random = rng(14);
+    const { keydir, change, expectOrdered } = modelled();
+    const pending = () => (keydir as unknown as { pending: number[] }).pending.length;
+    expectOrdered();
+    // Keys come and go, as a disk-mode memory part's do when a sealed file's keys leave it: no range in between.
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 5_000; i++) change(Buffer.from(`r${round}-${i}`), false, i);
+      for (let i = 0; i < 5_000; i++) if (random() < 0.9) change(Buffer.from(`r${round}-${i}`), true, i);
+      expect(pending()).toBeLessThan(10_000);
+    }
+    expectOrdered();
+  });
 });
