@@ -80,8 +80,23 @@ export const PAGE_SLOT_BYTES = INDEX_PAGE_SIZE + 4 * tableSlots(Math.floor((INDE
 /** Hashes of a page's keys while its table is made, and of findSync()'s key: neither is the caller's. */
 const tableHashes = new KeyHashes();
 const ownHashes = new KeyHashes();
-/** Where pageBytes() left the page in the buffer it returned: a module slot, so that a lookup allocates nothing. */
+/** Where pageBytes() left the page in the buffer it returned, and whether a table follows it: module slots, so that a lookup allocates nothing. */
 let pageBase = 0;
+let pageHasTable = false;
+
+/** Index (0..count) of the first entry of the checked page at `base` whose key is ≥ `key`, or > `key` when `exclusive`. */
+function firstAtOrAfter(bytes: Uint8Array, base: number, count: number, key: Uint8Array, exclusive: boolean): number {
+  let low = 0;
+  let high = count;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const start = base + u16At(bytes, base + PAGE_HEADER_SIZE + 2 * middle);
+    const order = compareKey(key, bytes, start + 2, u16At(bytes, start));
+    if (order > 0 || (exclusive && order === 0)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
 
 function u16At(bytes: Uint8Array, at: number): number {
   return bytes[at] | (bytes[at + 1] << 8);
@@ -509,7 +524,16 @@ export class IndexFile {
     if (page < 0) return false;
     const bytes = this.pageBytes(page);
     const base = pageBase;
-    const slots = tableSlots(this.firstPositions[page + 1] - this.firstPositions[page]);
+    const count = this.firstPositions[page + 1] - this.firstPositions[page];
+    if (!pageHasTable) {
+      // A page read without a cache slot carries no table: a binary search of this one page costs less than making one.
+      const i = firstAtOrAfter(bytes, base, count, key, false);
+      const start = i < count ? base + u16At(bytes, base + PAGE_HEADER_SIZE + 2 * i) : -1;
+      if (start < 0 || compareKey(key, bytes, start + 2, u16At(bytes, start)) !== 0) return false;
+      this.readLocation(bytes, start, out);
+      return true;
+    }
+    const slots = tableSlots(count);
     const table = base + (this.slots[page + 1] - this.slots[page]) * this.pageSize;
     const fingerprint = hashes.first >>> 16;
     let slot = ((hashes.second >>> 16) * slots) >>> 16;
@@ -532,18 +556,8 @@ export class IndexFile {
     const page = this.pageFor(key, prefixOf(key, 0, key.length));
     if (page < 0) return 0;
     const bytes = this.pageBytes(page);
-    const base = pageBase;
     const count = this.firstPositions[page + 1] - this.firstPositions[page];
-    let low = 0;
-    let high = count;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      const start = base + u16At(bytes, base + PAGE_HEADER_SIZE + 2 * middle);
-      const order = compareKey(key, bytes, start + 2, u16At(bytes, start));
-      if (order > 0 || (exclusive && order === 0)) low = middle + 1;
-      else high = middle;
-    }
-    return this.firstPositions[page] + low;
+    return this.firstPositions[page] + firstAtOrAfter(bytes, pageBase, count, key, exclusive);
   }
 
   /** The entry at `position` (0 ≤ position < count) in key order. */
@@ -690,6 +704,7 @@ export class IndexFile {
     if (slot >= 0) {
       cache.touch(slot);
       pageBase = cache.baseOf(slot);
+      pageHasTable = true;
       return cache.bufferOf(slot);
     }
     const length = (this.slots[page + 1] - this.slots[page]) * this.pageSize;
@@ -704,7 +719,7 @@ export class IndexFile {
       bytes = cache.bufferOf(slot);
       base = cache.baseOf(slot);
     } else {
-      if (this.scratch.length < length + tableLength) this.scratch = Buffer.allocUnsafeSlow(length + tableLength);
+      if (this.scratch.length < length) this.scratch = Buffer.allocUnsafeSlow(length);
       bytes = this.scratch;
     }
     try {
@@ -725,6 +740,10 @@ export class IndexFile {
       this.cache.drop(this.slotOf, page);
       throw err;
     }
+    pageBase = base;
+    pageHasTable = slot >= 0;
+    // A page read once (no cache slot: a budget too small, or keys over about 4 KiB) is searched without one.
+    if (!pageHasTable) return bytes;
     const table = base + length;
     const slots = tableLength / 4;
     bytes.fill(0, table, table + tableLength);
@@ -735,7 +754,6 @@ export class IndexFile {
       while (u32At(bytes, table + 4 * at) !== 0) if (++at === slots) at = 0;
       bytes.writeUInt32LE(((tableHashes.first >>> 16) * 0x10000 + start) >>> 0, table + 4 * at);
     }
-    pageBase = base;
     return bytes;
   }
 

@@ -281,6 +281,7 @@ describe('index file', () => {
     const tiny = new PageCache(100, PAGE_SLOT_BYTES);
     const uncached = await IndexFile.open(nodeFileSystem, path, FILE_ID, DATA_LENGTH, tiny);
     for (const entry of entries.slice(0, 500)) expect(uncached.findSync(entry.key)).toEqual(entry);
+    for (const entry of entries.slice(0, 500)) expect(uncached.findSync(Buffer.concat([entry.key, Buffer.from([0])]))).toBeNull();
     expect(tiny.size).toBe(0);
     await uncached.close();
   });
