@@ -7,7 +7,7 @@ interface CacheSlot {
 /**
  * Decompressed blocks of sealed segments, kept within a byte budget, evicted by the clock (second chance) policy: a hit
  * only marks its slot used, because moving it to the back of an LRU list (a
- * Map delete and set) cost more than the rest of an index lookup. The Map's
+ * Map delete and set) cost more than the rest of a read of a cached block. The Map's
  * insertion order is the clock: eviction looks at the front, and a used slot
  * goes to the back unmarked instead of out.
  */
@@ -42,10 +42,10 @@ export class BlockCache {
 
   /**
    * Keeps `block` if it fits the budget at all, evicting blocks not read since
-   * the clock last passed them to make room; returns whether it was kept.
+   * the clock last passed them to make room.
    */
-  set(key: number, block: Buffer): boolean {
-    if (block.length > this.budget) return false;
+  set(key: number, block: Buffer): void {
+    if (block.length > this.budget) return;
     const old = this.blocks.get(key);
     if (old !== undefined) {
       this.bytes -= old.block.length;
@@ -63,7 +63,6 @@ export class BlockCache {
     }
     this.blocks.set(key, { block, used: false });
     this.bytes += block.length;
-    return true;
   }
 
   /** Drops every block of a file that is gone. */

@@ -7,7 +7,7 @@ import { PageCache } from './page-cache.js';
 import { compareBytes } from './key-order.js';
 import { describe } from './encoding.js';
 import { codes, ioError, KvcaskError } from './errors.js';
-import { type FileSystem, nodeFileSystem, readWholeFile } from './filesystem.js';
+import { fileSize, type FileSystem, nodeFileSystem, readWholeFile } from './filesystem.js';
 import { lockDirectory } from './lock.js';
 import { checkFileHeader, FILE_HEADER_SIZE, FLAG_TOMBSTONE, FORMAT_VERSION, isRecordOf, recordFlags, recordSeq, recordSize } from './record.js';
 import { openSegment, type SealedSegment, scanSegment, segmentFileName } from './sealed-segment.js';
@@ -81,15 +81,6 @@ function countingFileSystem(onRead: (bytes: number) => void, signal: AbortSignal
   };
 }
 
-async function sizeOf(path: string): Promise<number> {
-  const fd = await nodeFileSystem.open(path, 'r');
-  try {
-    return await nodeFileSystem.size(fd);
-  } finally {
-    await nodeFileSystem.close(fd);
-  }
-}
-
 /**
  * Verifies every checksum of every data file, hint file and index file in `dir`, reading
  * them only. It takes the store's lock for its duration, so it fails with
@@ -129,7 +120,7 @@ export async function check(dir: string, options?: CheckOptions): Promise<CheckR
       const companions = [hintIds.has(id) ? hintFileName(id) : null, indexIds.has(id) ? indexFileName(id) : null];
       for (const name of [nameOf(id), ...companions.filter((name) => name !== null)]) {
         const file = `${path}/${name}`;
-        const size = await sizeOf(file).catch((err) => Promise.reject(ioError('stat', file, err)));
+        const size = await fileSize(nodeFileSystem, file).catch((err) => Promise.reject(ioError('stat', file, err)));
         sizes.set(file, size);
         totalBytes += size;
       }

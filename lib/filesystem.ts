@@ -90,6 +90,16 @@ export const nodeFileSystem: FileSystem = {
 };
 
 /** Reads a whole (small) file through the seam. */
+/** The size of the file at `path`, through an open of its own. */
+export async function fileSize(fsys: FileSystem, path: string): Promise<number> {
+  const fd = await fsys.open(path, 'r');
+  try {
+    return await fsys.size(fd);
+  } finally {
+    await fsys.close(fd);
+  }
+}
+
 export async function readWholeFile(fsys: FileSystem, path: string): Promise<Buffer> {
   const fd = await fsys.open(path, 'r');
   try {

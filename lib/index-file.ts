@@ -33,7 +33,7 @@ const PAGE_HEADER_SIZE = 12;
 const ENTRY_FIXED = 2 + 4 + 4 + 1 + 8;
 const FENCE_FIXED = 6;
 const FLAG_TOMBSTONE = 1;
-/** BlockCache keys have room for 2^21 pages per file. */
+/** Pages an index file may have: a limit of the format, which open() checks. */
 const MAX_PAGES = 0x200000;
 const TWO_32 = 0x100000000;
 /** Pages are written in chunks of this many, to issue few writes without holding the whole file. */
@@ -60,11 +60,6 @@ function readU64(buffer: Buffer, at: number): number {
   return buffer.readUInt32LE(at) + buffer.readUInt32LE(at + 4) * TWO_32;
 }
 
-/**
- * Little-endian reads at positions the page check already bounded, for the
- * lookup path: Buffer's readUInt*LE re-check bounds on every call and showed
- * up in profiles of index lookups.
- */
 /** Slots of a cached page's hash table for `count` entries: at most two thirds full, so a probe rarely goes past its first slot. */
 function tableSlots(count: number): number {
   return count + (count >>> 1) + 1;
@@ -98,6 +93,11 @@ function firstAtOrAfter(bytes: Uint8Array, base: number, count: number, key: Uin
   return low;
 }
 
+/**
+ * Little-endian reads at positions the page check already bounded, for the
+ * lookup path: Buffer's readUInt*LE re-check bounds on every call and showed
+ * up in profiles of index lookups.
+ */
 function u16At(bytes: Uint8Array, at: number): number {
   return bytes[at] | (bytes[at + 1] << 8);
 }

@@ -27,7 +27,6 @@ export class PageCache {
   private used = new Uint8Array(0);
   private readonly free: number[] = [];
   private allocated = 0;
-  private held = 0;
   private hand = 0;
   hits = 0;
   misses = 0;
@@ -78,7 +77,6 @@ export class PageCache {
     this.pages[slot] = page;
     this.used[slot] = 0;
     slotOf[page] = slot;
-    this.held++;
     return slot;
   }
 
@@ -94,12 +92,11 @@ export class PageCache {
     slotOf[page] = -1;
     this.owners[slot] = null;
     this.free.push(slot);
-    this.held--;
   }
 
   /** Bytes of the slots holding pages. */
   get size(): number {
-    return this.held * this.slotBytes;
+    return (this.allocated - this.free.length) * this.slotBytes;
   }
 
   private grow(): number {
@@ -130,7 +127,6 @@ export class PageCache {
         continue;
       }
       this.owners[slot]![this.pages[slot]] = -1;
-      this.held--;
       return slot;
     }
   }

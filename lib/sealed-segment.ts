@@ -113,11 +113,6 @@ export class SealedSegment {
     return bytes;
   }
 
-  /**
-   * The `size` bytes of the record at logical `offset`, as a Buffer of their
-   * own, or null when no block holds them whole. Raw blocks are read in place;
-   * compressed ones through the cache.
-   */
   /** The block that holds the `size` bytes at logical `offset` whole, or -1 (a record that does not fit one block is damaged). */
   blockHolding(offset: number, size: number): number {
     const block = this.locate(offset);
@@ -134,6 +129,11 @@ export class SealedSegment {
     return this.positions[block] + (offset - this.starts[block]);
   }
 
+  /**
+   * The `size` bytes of the record at logical `offset`, as a Buffer of their
+   * own, or null when no block holds them whole. Raw blocks are read in place;
+   * compressed ones through the cache.
+   */
   recordSync(fsys: FileSystem, fd: number, cache: BlockCache, offset: number, size: number): Buffer | null {
     const block = this.blockHolding(offset, size);
     if (block < 0) return null;

@@ -2,7 +2,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type Bytes, describe, keyBytes, valueLength } from './encoding.js';
 import { codes, corruption, ioError, KvcaskError } from './errors.js';
-import { type FileSystem, readWholeFile, writeFileAtomically } from './filesystem.js';
+import { fileSize, type FileSystem, readWholeFile, writeFileAtomically } from './filesystem.js';
 import { KeyHashes } from './bloom.js';
 import { BlockCache } from './cache.js';
 import { DiskIndex, TOMBSTONE_LENGTH } from './disk-index.js';
@@ -357,8 +357,8 @@ export class Store implements MergeHost {
    * writes then cannot outrun indexing, so the memory part stays bounded.
    */
   private paced(write: Promise<void>): Promise<void> {
-    if (this.disk === null) return write;
-    if (this.waitingKeys <= this.options.maxMemoryKeys) return write;
+    // The total bounds the waiting keys from above: most writes need not look the active file's count up.
+    if (this.disk === null || this.memoryKeysTotal <= this.options.maxMemoryKeys || this.waitingKeys <= this.options.maxMemoryKeys) return write;
     return write.then(() => this.caughtUp());
   }
 
@@ -1303,7 +1303,7 @@ export class Store implements MergeHost {
       } catch (err) {
         const damaged = err instanceof KvcaskError && err.code === codes.CORRUPTION ? this.disk!.indexes.find((index) => index.path === err.file) : undefined;
         if (damaged === undefined) throw err;
-        this.reportDamage([{ file: damaged.path, offset: (err as KvcaskError).offset ?? 0, length: await this.sizeOf(damaged.path) }], false);
+        this.reportDamage([{ file: damaged.path, offset: (err as KvcaskError).offset ?? 0, length: await fileSize(this.fileSystem, damaged.path) }], false);
         await this.rebuildIndex(this.files.get(damaged.fileId)!);
       }
     }
@@ -1323,7 +1323,7 @@ export class Store implements MergeHost {
         if (code !== codes.CORRUPTION && code !== codes.VERSION) throw err;
         this.recovery.rebuiltIndexes++;
         // As a hint: the index file was the only record of its data file's length (a cut at a frame boundary scans clean).
-        if (code === codes.CORRUPTION) indexDamage = { file: path, offset: (err as KvcaskError).offset ?? 0, length: await this.sizeOf(path) };
+        if (code === codes.CORRUPTION) indexDamage = { file: path, offset: (err as KvcaskError).offset ?? 0, length: await fileSize(this.fileSystem, path) };
       }
     }
     this.recovery.scannedFiles++;
@@ -1334,15 +1334,6 @@ export class Store implements MergeHost {
     this.reportDamage(damaged.map((range) => ({ file: file.path, ...range })));
     if (indexDamage !== null) this.reportDamage([indexDamage], false);
     this.addIndex(await this.buildIndex(file, newest));
-  }
-
-  private async sizeOf(path: string): Promise<number> {
-    const fd = await this.fileSystem.open(path, 'r');
-    try {
-      return await this.fileSystem.size(fd);
-    } finally {
-      await this.fileSystem.close(fd);
-    }
   }
 
   private addIndex(index: IndexFile): void {
@@ -1555,11 +1546,16 @@ export class Store implements MergeHost {
   private async writeIndex(file: DataFile, name: string, newest?: NewestRecords): Promise<void> {
     let pause = noPause;
     if (newest === undefined) {
-      const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.urgent);
-      pause = () => slice.pause();
+      pause = this.backgroundPause();
       ({ newest } = await this.newestRecords(file, pause));
     }
     await writeIndexFile(this.fileSystem, this.dir, file.id, file.written, await newest.indexEntries(pause), name, pause);
+  }
+
+  /** The pause of background work that reads and writes wait on: slices of BACKGROUND_SLICE_MS (TimeSlice). */
+  private backgroundPause(): () => Promise<void> {
+    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.urgent);
+    return () => slice.pause();
   }
 
   private writeHintLater(file: DataFile): void {
@@ -1572,8 +1568,7 @@ export class Store implements MergeHost {
 
   /** Rebuilds a sealed file's hint from its records (the newest of each key), in bounded slices of event-loop time. */
   private async writeHintFor(file: DataFile): Promise<void> {
-    const slice = new TimeSlice(BACKGROUND_SLICE_MS, this.urgent);
-    const pause = () => slice.pause();
+    const pause = this.backgroundPause();
     let newest: NewestRecords;
     // A merge may take and retire the file while this scan yields: its descriptor stays open until the scan is done.
     file.readers++;
