@@ -45,11 +45,14 @@ function* sortSteps(arena: Uint8Array, items: Uint32Array, keyAt: (item: number)
   const pending: number[] = [0, items.length, 0];
   fill(records, 0, items.length, arena, keyAt, 0);
   yield;
+  // Records handled since the last yield: ranges of keys that tie on 7 bytes are many and small, one yield each would cost more than their sort.
+  let work = 0;
   while (pending.length > 0) {
     const depth = pending.pop()!;
     const end = pending.pop()!;
     const start = pending.pop()!;
-    yield* radixSort(records, start, end);
+    if (end - start <= SMALL) insertionSort(records, start, end);
+    else yield* radixSort(records, start, end);
     for (let run = start; run < end; ) {
       let next = run + 1;
       while (next < end && sameRecord(records, run, next)) next++;
@@ -59,7 +62,11 @@ function* sortSteps(arena: Uint8Array, items: Uint32Array, keyAt: (item: number)
       }
       run = next;
     }
-    yield;
+    work += end - start;
+    if (work >= STEP_RECORDS) {
+      work = 0;
+      yield;
+    }
   }
   for (let i = 0; i < items.length; i++) items[i] = records[i * WORDS + 2];
 }
@@ -113,7 +120,6 @@ function digitOf(records: Uint32Array, r: number, digit: number): number {
  * Yields after each STEP_RECORDS records or so of work (sortSteps).
  */
 function* radixSort(records: Uint32Array, start: number, end: number): Generator<void> {
-  if (end - start <= SMALL) return insertionSort(records, start, end);
   let work = 0;
   const counts = new Uint32Array(256);
   const next = new Uint32Array(256);
