@@ -34,6 +34,7 @@ describe('a damaged global filter file', () => {
       writeFileSync(path, damage(readFileSync(path)));
       const reads = vi.spyOn(IndexFile.prototype, 'forEachKey');
       const reopened = await open(dir, SMALL);
+      // open() takes FILTER (it goes stale with the first write), damaged or not: what shows the damage is the rebuild below.
       expect(existsSync(path)).toBe(false);
       expectEveryKey(reopened);
       await reopened.diskIndex!.filled();

@@ -170,9 +170,15 @@ describe('index file', () => {
   it('awaits its pause between slices of a large index\'s work, and writes the same file', async () => {
     const entries = randomEntries(21, 20_000, () => 16);
     let pauses = 0;
+    let pausing = false;
     const dir = tempDir();
+    // A pause that really lets the event loop run: work that called it without waiting for it would overlap it.
     await writeIndexFile(nodeFileSystem, dir, FILE_ID, DATA_LENGTH, entries, undefined, async () => {
+      expect(pausing).toBe(false);
+      pausing = true;
       pauses++;
+      await new Promise((resolve) => setImmediate(resolve));
+      pausing = false;
     });
     const { path: unpaused } = await build(entries);
     expect(pauses).toBeGreaterThan(3 * (20_000 / 4096));
