@@ -46,7 +46,7 @@ describe("index: 'disk' memory bound (maxMemoryKeys)", () => {
     await reopened.close();
   });
 
-  it('keeps every acknowledged key across a power loss in the middle of a load sealed by key count', async () => {
+  it('keeps every acknowledged key across a power loss as soon as a load sealed by key count is acknowledged, before its indexing is known to be done', async () => {
     const random = rng(4);
     const disk = new PowerLossFileSystem(random);
     await disk.mkdir('/disk');
