@@ -6,13 +6,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { ByteBudget } from './byte-budget.js';
 import { codes } from './errors.js';
 import { checkJsonContentType, parseBatch } from './http-batch.js';
-import { hasUnreadBody, withBody } from './http-body.js';
+import { bodyTooLarge, hasUnreadBody, withBody } from './http-body.js';
+import { type ConnectionHost, PlainConnection } from './http-connection.js';
 import { HttpError, sendError, toHttpError } from './http-errors.js';
 import { parseRangeQuery, streamRange } from './http-range.js';
+import type { SimpleRequest } from './http-request.js';
 import type { LogEntry } from './log.js';
 import { ServerMetrics } from './metrics.js';
 import { parseQuery, percentDecode } from './percent-encoding.js';
@@ -36,6 +38,7 @@ const KEY_PREFIX = '/kv/';
 // Counted in the metrics for requests whose client closed the connection before the answer (nginx's convention).
 const CLIENT_GONE = 499;
 const OCTETS = 'application/octet-stream';
+const VALUE_HEADERS = `Content-Type: ${OCTETS}\r\n`;
 // Up to this size a value is answered by sendSmall(); past it, the copy into a string would cost more than the write saves.
 const STRING_BODY_MAX = 16 * 1024;
 // Probes must work without credentials: they tell nothing about the data.
@@ -88,13 +91,20 @@ function sendSmall(res: ServerResponse, value: Buffer): void {
 }
 
 export class KvcaskServer {
-  /** The underlying `node:http` (or `node:https`) server. */
+  /**
+   * The `node:http` (or `node:https`) server. Without TLS it does not listen
+   * itself: connections start on a `net` server that answers plain requests
+   * on the socket (`http-connection.ts`) and hands node:http the rest.
+   */
   readonly http: http.Server;
   readonly metrics: ServerMetrics;
+  private readonly listener: net.Server;
   private readonly options: ResolvedServerOptions;
   private readonly budget: ByteBudget;
   private readonly tokenDigest: Buffer | null;
   private readonly sockets = new Set<Socket>();
+  private readonly plainConnections = new Set<PlainConnection>();
+  private readonly connectionHost: ConnectionHost;
   private draining = false;
   private storeFailed = false;
   private closing: Promise<void> | null = null;
@@ -112,14 +122,34 @@ export class KvcaskServer {
     const connectionsCheckingInterval = Math.max(10, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4)));
     const serverOptions = { headersTimeout, requestTimeout, keepAliveTimeout, connectionsCheckingInterval };
     const handle = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
-    this.http = tls ? https.createServer({ ...serverOptions, cert: tls.cert, key: tls.key }, handle) : http.createServer(serverOptions, handle);
+    const server = this;
+    this.connectionHost = {
+      maxHeaderSize: http.maxHeaderSize,
+      headersTimeout,
+      keepAliveTimeout,
+      get draining() {
+        return server.draining;
+      },
+      answer: (request, connection) => this.answerPlain(request, connection),
+      handOff: (socket) => this.http.emit('connection', socket),
+      timedOut: (socket) => this.refuse(socket, 408, codes.TIMEOUT, 'the request was not received in time'),
+    };
+    if (tls) {
+      this.http = https.createServer({ ...serverOptions, cert: tls.cert, key: tls.key }, handle);
+      this.listener = this.http;
+      this.http.on('connection', (socket: Socket) => this.track(socket));
+    } else {
+      this.http = http.createServer(serverOptions, handle);
+      // node:http starts tracking connections (its timeouts, closeIdleConnections) when it starts listening; here it is given them.
+      this.http.emit('listening');
+      this.listener = net.createServer({ noDelay: true }, (socket) => {
+        this.track(socket);
+        this.servePlain(socket);
+      });
+    }
     // Answered by withBody() once the body has room, instead of Node's automatic go-ahead.
     this.http.on('checkContinue', handle);
-    this.http.maxConnections = this.options.maxConnections;
-    this.http.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
+    this.listener.maxConnections = this.options.maxConnections;
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.clientError(err, socket));
     this.metrics = new ServerMetrics(
       store,
@@ -131,9 +161,9 @@ export class KvcaskServer {
   /** Starts listening (port 0: any free port) and logs the address. */
   listen(port = 0, host = '127.0.0.1'): Promise<ServerAddress> {
     return new Promise((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(port, host, () => {
-        this.http.off('error', reject);
+      this.listener.once('error', reject);
+      this.listener.listen(port, host, () => {
+        this.listener.off('error', reject);
         const address = this.address()!;
         this.log('info', 'listening', { ...address });
         resolve(address);
@@ -143,7 +173,7 @@ export class KvcaskServer {
 
   /** Where the server listens, or null before listen(). */
   address(): ServerAddress | null {
-    const info = this.http.address() as AddressInfo | null;
+    const info = this.listener.address() as AddressInfo | null;
     if (info === null) return null;
     const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
     return { host: info.address, port: info.port, url: `${this.options.tls ? 'https' : 'http'}://${host}:${info.port}` };
@@ -160,13 +190,16 @@ export class KvcaskServer {
     this.draining = true;
     this.log('info', 'shutting down', { connections: this.sockets.size });
     this.closing = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.http.closeAllConnections(), this.options.shutdownTimeout);
-      this.http.close(() => {
+      const timer = setTimeout(() => this.closeConnections(), this.options.shutdownTimeout);
+      // Resolves once every connection it accepted is closed, those handed to node:http included.
+      this.listener.close(() => {
         clearTimeout(timer);
         resolve();
       });
-      // close() itself closes only the connections idle at this moment.
-      this.http.closeIdleConnections();
+      // Stops node:http's timeout checks; it closes the connections idle at this moment, as below.
+      if (this.listener !== this.http) this.http.close();
+      else this.http.closeIdleConnections();
+      for (const connection of this.plainConnections) connection.closeIfIdle();
     });
     return this.closing;
   }
@@ -174,6 +207,18 @@ export class KvcaskServer {
   /** Cuts every connection now, requests in flight included (for a second signal). */
   closeConnections(): void {
     this.http.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  private servePlain(socket: Socket): void {
+    const connection = new PlainConnection(socket, this.connectionHost, http.STATUS_CODES);
+    this.plainConnections.add(connection);
+    socket.once('close', () => this.plainConnections.delete(connection));
   }
 
   private log(level: LogEntry['level'], msg: string, fields: Record<string, unknown> = {}): void {
@@ -186,11 +231,13 @@ export class KvcaskServer {
       socket.destroy();
       return;
     }
-    let status = 400;
-    let code: string = codes.BAD_REQUEST;
-    let message = `malformed request (${err.code ?? err.message})`;
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') [status, code, message] = [408, codes.TIMEOUT, 'the request was not received in time'];
-    else if (err.code === 'HPE_HEADER_OVERFLOW') [status, message] = [431, 'the request headers are too large'];
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') this.refuse(socket, 408, codes.TIMEOUT, 'the request was not received in time');
+    else if (err.code === 'HPE_HEADER_OVERFLOW') this.refuse(socket, 431, codes.BAD_REQUEST, 'the request headers are too large');
+    else this.refuse(socket, 400, codes.BAD_REQUEST, `malformed request (${err.code ?? err.message})`);
+  }
+
+  /** Answers with an error and closes the connection, without a request object to answer through. */
+  private refuse(socket: Socket, status: number, code: string, message: string): void {
     const body = JSON.stringify({ code, message });
     const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
     socket.end(head + body);
@@ -207,7 +254,7 @@ export class KvcaskServer {
     try {
       this.closeIfDraining(res);
       if (this.draining && route !== 'healthz' && route !== 'readyz') throw new HttpError(503, codes.UNAVAILABLE, 'the server is shutting down');
-      if (this.tokenDigest !== null && !OPEN_ROUTES.has(route) && !this.authorized(req)) {
+      if (this.tokenDigest !== null && !OPEN_ROUTES.has(route) && !this.authorized(req.headers.authorization)) {
         throw new HttpError(401, codes.UNAUTHORIZED, 'a valid bearer token is required', { 'www-authenticate': 'Bearer' });
       }
       pending = this.dispatch(route, method, path, mark < 0 ? '' : url.slice(mark + 1), req, res);
@@ -216,33 +263,39 @@ export class KvcaskServer {
       return;
     }
     // Most answers (GET, HEAD, probes) are sent by now: they cost no closure and no promise.
-    if (pending === undefined) this.done(res, route, method, started);
+    if (pending === undefined) this.record(route, method, res.statusCode, started);
     else
       pending.then(
-        () => this.done(res, route, method, started),
+        () => this.record(route, method, res.statusCode, started),
         (err: unknown) => this.fail(req, res, route, method, started, err),
       );
   }
 
   /** Records the answered request in the metrics and, if asked, the log. */
-  private done(res: ServerResponse, route: Route, method: string, started: number): void {
+  private record(route: Route, method: string, status: number, started: number): void {
     const seconds = (performance.now() - started) / 1000;
-    this.metrics.request(route, method, res.statusCode, seconds);
-    if (this.options.logRequests) this.log('info', 'request', { method, route, status: res.statusCode, ms: seconds * 1000 });
+    this.metrics.request(route, method, status, seconds);
+    if (this.options.logRequests) this.log('info', 'request', { method, route, status, ms: seconds * 1000 });
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, route: Route, method: string, started: number, err: unknown): void {
     if (res.destroyed && !res.headersSent) {
       // The client left before its answer (while its body waited for room, say): nothing failed on our side.
       res.statusCode = CLIENT_GONE;
-      this.done(res, route, method, started);
+      this.record(route, method, CLIENT_GONE, started);
       return;
     }
-    const error = toHttpError(err);
+    const error = this.httpErrorOf(err, route, method);
     this.closeIfDraining(res);
-    if (error.status >= 500 && error.status !== 503) this.log('error', 'request failed', { method, route, error: String(err) });
     sendError(res, error, hasUnreadBody(req));
-    this.done(res, route, method, started);
+    this.record(route, method, res.statusCode, started);
+  }
+
+  /** The answer to a failure; the server's own failures are logged. */
+  private httpErrorOf(err: unknown, route: Route, method: string): HttpError {
+    const error = toHttpError(err);
+    if (error.status >= 500 && error.status !== 503) this.log('error', 'request failed', { method, route, error: String(err) });
+    return error;
   }
 
   /** While draining, every answer closes its connection, so that close() can finish. */
@@ -250,8 +303,7 @@ export class KvcaskServer {
     if (this.draining && !res.headersSent) res.setHeader('connection', 'close');
   }
 
-  private authorized(req: IncomingMessage): boolean {
-    const header = req.headers.authorization;
+  private authorized(header: string | undefined): boolean {
     // Comparing digests keeps the comparison constant-time whatever the header's length.
     return header !== undefined && timingSafeEqual(digest(header), this.tokenDigest!);
   }
@@ -314,13 +366,20 @@ export class KvcaskServer {
 
   /** Answers 204 once the write is durable (as the store's sync mode says), never before. */
   private write(res: ServerResponse, written: Promise<void>): Promise<void> {
+    return this.durable(written, () => {
+      this.closeIfDraining(res);
+      res.writeHead(204);
+      res.end();
+    });
+  }
+
+  /** Calls `answer` once the write is durable; a write the store refused marks the store failed for /readyz. */
+  private durable(written: Promise<void>, answer: () => void): Promise<void> {
     const started = performance.now();
     return written.then(
       () => {
         this.metrics.write((performance.now() - started) / 1000);
-        this.closeIfDraining(res);
-        res.writeHead(204);
-        res.end();
+        answer();
       },
       (err: unknown) => {
         const code = (err as { code?: unknown }).code;
@@ -328,6 +387,61 @@ export class KvcaskServer {
         throw err;
       },
     );
+  }
+
+  /**
+   * A plain request read straight from its socket (`http-connection.ts`):
+   * the same answers as point() gives through node:http. False: node:http
+   * must take it, here when its body must wait for room in the body budget.
+   */
+  private answerPlain(request: SimpleRequest, connection: PlainConnection): Promise<void> | undefined | false {
+    const started = performance.now();
+    const { method } = request;
+    try {
+      if (this.draining) throw new HttpError(503, codes.UNAVAILABLE, 'the server is shutting down');
+      if (this.tokenDigest !== null && !this.authorized(request.authorization)) {
+        throw new HttpError(401, codes.UNAUTHORIZED, 'a valid bearer token is required', { 'www-authenticate': 'Bearer' });
+      }
+      const key = percentDecode(request.encodedKey, 'the key');
+      const { maxKeySize, maxValueSize } = this.store.options;
+      if (key.length > maxKeySize) throw new HttpError(413, codes.KEY_TOO_LARGE, `key of ${key.length} bytes exceeds maxKeySize (${maxKeySize})`);
+      if (method === 'GET' || method === 'HEAD') {
+        const value = this.store.getSync(key);
+        if (value === undefined) throw new HttpError(404, codes.NOT_FOUND, 'no such key');
+        connection.send(200, VALUE_HEADERS, value, value.length, method === 'GET');
+        this.record('kv', method, 200, started);
+        return undefined;
+      }
+      let written: Promise<void>;
+      if (method === 'PUT') {
+        const { body } = request;
+        const limit = Math.min(this.options.maxBodySize, maxValueSize);
+        if (body.length > limit) throw bodyTooLarge(limit);
+        if (!this.budget.tryAcquire(body.length)) return false;
+        try {
+          written = this.store.set(key, body);
+        } catch (err) {
+          this.budget.release(body.length);
+          throw err;
+        }
+        written = written.finally(() => this.budget.release(body.length));
+      } else {
+        written = this.store.delete(key);
+      }
+      return this.durable(written, () => connection.send(204, '', null, 0, false)).then(
+        () => this.record('kv', method, 204, started),
+        (err: unknown) => this.failPlain(connection, method, started, err),
+      );
+    } catch (err) {
+      this.failPlain(connection, method, started, err);
+      return undefined;
+    }
+  }
+
+  private failPlain(connection: PlainConnection, method: string, started: number, err: unknown): void {
+    const error = this.httpErrorOf(err, 'kv', method);
+    connection.sendError(error, method !== 'HEAD');
+    this.record('kv', method, error.status, started);
   }
 }
 
