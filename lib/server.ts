@@ -104,6 +104,8 @@ export class KvcaskServer {
   private readonly tokenDigest: Buffer | null;
   private readonly sockets = new Set<Socket>();
   private readonly plainConnections = new Set<PlainConnection>();
+  /** Per connection node:http reads, the answer still on its way, if any. */
+  private readonly unanswered = new WeakMap<Socket, Promise<void>>();
   private readonly connectionHost: ConnectionHost;
   private draining = false;
   private storeFailed = false;
@@ -243,7 +245,24 @@ export class KvcaskServer {
     socket.end(head + body);
   }
 
+  /**
+   * node:http hands over a request pipelined behind one still being answered
+   * (a PUT waiting for its body or its sync): it waits for that answer, so
+   * that it sees the earlier request's write, as the requests' order says.
+   */
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    const earlier = this.unanswered.get(socket);
+    const answered = earlier === undefined ? this.answer(req, res) : earlier.then(() => this.answer(req, res));
+    if (answered === undefined) return;
+    this.unanswered.set(socket, answered);
+    void answered.then(() => {
+      if (this.unanswered.get(socket) === answered) this.unanswered.delete(socket);
+    });
+  }
+
+  /** Answers the request; returns a promise (which never rejects) only when the answer comes later. */
+  private answer(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
     const started = performance.now();
     const url = req.url ?? '/';
     const mark = url.indexOf('?');
@@ -260,15 +279,17 @@ export class KvcaskServer {
       pending = this.dispatch(route, method, path, mark < 0 ? '' : url.slice(mark + 1), req, res);
     } catch (err) {
       this.fail(req, res, route, method, started, err);
-      return;
+      return undefined;
     }
     // Most answers (GET, HEAD, probes) are sent by now: they cost no closure and no promise.
-    if (pending === undefined) this.record(route, method, res.statusCode, started);
-    else
-      pending.then(
-        () => this.record(route, method, res.statusCode, started),
-        (err: unknown) => this.fail(req, res, route, method, started, err),
-      );
+    if (pending === undefined) {
+      this.record(route, method, res.statusCode, started);
+      return undefined;
+    }
+    return pending.then(
+      () => this.record(route, method, res.statusCode, started),
+      (err: unknown) => this.fail(req, res, route, method, started, err),
+    );
   }
 
   /** Records the answered request in the metrics and, if asked, the log. */
