@@ -76,6 +76,8 @@ async function trial(seed: number, totals: Totals): Promise<void> {
   const sync: SyncMode = random() < 0.8 ? 'always' : random() < 0.5 ? 'none' : 'interval';
   const index = random() < 0.3 ? 'disk' : 'memory';
   const options: OpenOptions = { sync, index, maxFileSize: random() < 0.5 ? 1024 : 2048, ...(sync === 'interval' ? { syncInterval: 1 } : {}) };
+  // Half the disk trials seal files by key count, so that files are sealed, indexed and dropped from memory mid-load.
+  if (index === 'disk' && random() < 0.5) options.maxMemoryKeys = 1 + Math.floor(random() * 6);
   const history = new History();
   let disk = await freshDisk(random);
   const crashes = 1 + Math.floor(random() * random() * 3);
