@@ -9,6 +9,15 @@ export interface Location {
 }
 
 const MAX_LOAD = 0.7;
+/**
+ * Past this load the table starts doubling in steps: each insert copies the
+ * keys of the next GROWTH_STEP entries of the table into the next table, so
+ * that the doubling is done before MAX_LOAD (0.2 of the entries' worth of
+ * inserts, for all the entries). Done at once, it held the event loop for
+ * 260 ms at 3,000,000 keys (docs/performance.md, "Event-loop stalls").
+ */
+const GROWTH_LOAD = 0.5;
+const GROWTH_STEP = 16;
 /** Slot fields: where the key sits in the arena, and which table entry holds the slot (entries move). */
 const STRIDE = 2;
 const KEY_AT = 0;
@@ -48,7 +57,7 @@ export function tableHash(fnv: number): number {
  */
 export class Keydir {
   private slots = new Uint32Array(STRIDE * 1024);
-  private table = new Uint32Array(ENTRY * 1024);
+  private table: Uint32Array = new Uint32Array(ENTRY * 1024);
   private mask = 1023;
   private count = 0;
   private arena = Buffer.allocUnsafe(64 * 1024);
@@ -70,6 +79,19 @@ export class Keydir {
   private pending: number[] = [];
   private pendingBits = new Uint8Array(1024);
   private readonly snapshots = new Set<Snapshot>();
+  /**
+   * The table being doubled alongside `table`, which answers meanwhile
+   * (growStep), or null. Exactly the keys whose entries in `table` lie below
+   * `scanned` have a copy in `next`, and every copy is kept current: writes
+   * change, remove or add copies as they change `table`.
+   */
+  private next: Uint32Array | null = null;
+  private nextMask = 0;
+  /** Per slot, its entry in `next` plus 1 (0: no copy). */
+  private nextEntryOf = new Uint32Array(0);
+  private scanned = 0;
+  /** Whether the table doubles in steps (the default) or at once, which costs less in all when nothing else waits (open()). */
+  growInSteps = true;
 
   get size(): number {
     return this.count;
@@ -173,6 +195,7 @@ export class Keydir {
     this.table[at + E_FILE] = fileId;
     this.table[at + E_OFFSET] = offset;
     this.table[at + E_VALUE_LENGTH] = valueLength;
+    if (this.next !== null) this.copyLocation(slot);
   }
 
   remove(key: Uint8Array): void {
@@ -188,6 +211,7 @@ export class Keydir {
     } else if (this.isPending(slot)) this.pendingBits[slot >>> 3] &= ~(1 << (slot & 7));
     else this.order.delete(slot);
     this.unlinkEntry(this.slots[slot * STRIDE + ENTRY_AT]);
+    if (this.next !== null) this.dropCopy(slot);
     this.arenaGarbage += 2 + key.length;
     this.freeSlots.push(slot);
     this.count--;
@@ -328,9 +352,11 @@ export class Keydir {
     for (let entry = this.candidate(hash, -1); entry >= 0; entry = this.candidate(hash, entry)) {
       const at = entry * ENTRY;
       if (table[at + E_FILE] !== fileId || table[at + E_OFFSET] !== offset) continue;
-      if (this.snapshots.size !== 0) this.remember(this.keyOf(table[at + E_SLOT] - 1));
+      const slot = table[at + E_SLOT] - 1;
+      if (this.snapshots.size !== 0) this.remember(this.keyOf(slot));
       table[at + E_FILE] = toFile;
       table[at + E_OFFSET] = toOffset;
+      if (this.next !== null) this.copyLocation(slot);
       return true;
     }
     return false;
@@ -347,7 +373,8 @@ export class Keydir {
 
   /** Bytes held by the index: its typed arrays and arena exactly, plus the sorted list's references. */
   memoryBytes(): number {
-    return this.slots.byteLength + this.table.byteLength + this.arena.length + this.count * ORDER_BYTES_PER_KEY;
+    const growing = this.next === null ? 0 : this.next.byteLength + this.nextEntryOf.byteLength;
+    return this.slots.byteLength + this.table.byteLength + growing + this.arena.length + this.count * ORDER_BYTES_PER_KEY;
   }
 
   private remember(key: Uint8Array): void {
@@ -379,7 +406,10 @@ export class Keydir {
   }
 
   private insert(key: Uint8Array, fileId: number, offset: number, valueLength: number): number {
-    if (this.count + 1 > (this.mask + 1) * MAX_LOAD) this.growTable();
+    const capacity = this.mask + 1;
+    if (this.count + 1 > capacity * MAX_LOAD) this.finishGrowth();
+    else if (this.next !== null) this.growStep();
+    else if (this.growInSteps && this.count + 1 > capacity * GROWTH_LOAD) this.startGrowth();
     const slot = this.allocateSlot();
     this.slots[slot * STRIDE + KEY_AT] = this.storeKey(key);
     const hash = hashOf(key);
@@ -392,6 +422,8 @@ export class Keydir {
     this.table[at + E_OFFSET] = offset;
     this.table[at + E_VALUE_LENGTH] = valueLength;
     this.slots[slot * STRIDE + ENTRY_AT] = i;
+    // Below the scan, the new key would never be copied.
+    if (this.next !== null && i < this.scanned) this.copyToNext(slot, i);
     this.count++;
     if (!this.orderDeferred) this.addPending(slot);
     return slot;
@@ -407,27 +439,103 @@ export class Keydir {
       const stays = i <= j ? i < home && home <= j : i < home || home <= j;
       if (stays) continue;
       table.copyWithin(i * ENTRY, j * ENTRY, j * ENTRY + ENTRY);
-      this.slots[(table[i * ENTRY + E_SLOT] - 1) * STRIDE + ENTRY_AT] = i;
+      const moved = table[i * ENTRY + E_SLOT] - 1;
+      this.slots[moved * STRIDE + ENTRY_AT] = i;
+      if (this.next !== null) {
+        // Moved from above the scan to below it, the scan would miss it; moved the other way (round the table's end),
+        // the scan will copy it again.
+        if (i < this.scanned && j >= this.scanned) this.copyToNext(moved, i);
+        else if (i >= this.scanned && j < this.scanned) this.dropCopy(moved);
+      }
       i = j;
     }
     table.fill(0, i * ENTRY, i * ENTRY + ENTRY);
   }
 
-  private growTable(): void {
-    const old = this.table;
-    const table = new Uint32Array(old.length * 2);
-    const mask = table.length / ENTRY - 1;
-    const slots = this.slots;
-    for (let e = 0; e < old.length; e += ENTRY) {
-      if (old[e + E_SLOT] === 0) continue;
-      let i = old[e + E_HASH] & mask;
-      while (table[i * ENTRY + E_SLOT] !== 0) i = (i + 1) & mask;
-      // Field by field: a subarray per entry cost more than the copy (an open grows the table through millions of keys).
-      for (let field = 0; field < ENTRY; field++) table[i * ENTRY + field] = old[e + field];
-      slots[(old[e + E_SLOT] - 1) * STRIDE + ENTRY_AT] = i;
+  private startGrowth(): void {
+    this.next = new Uint32Array(this.table.length * 2);
+    this.nextMask = this.next.length / ENTRY - 1;
+    this.nextEntryOf = new Uint32Array(this.slots.length / STRIDE);
+    this.scanned = 0;
+  }
+
+  /** Copies the keys of the next GROWTH_STEP entries of the table; switches tables once all are copied. */
+  private growStep(): void {
+    const end = Math.min(this.table.length / ENTRY, this.scanned + GROWTH_STEP);
+    this.copyEntries(this.scanned, end);
+    this.scanned = end;
+    if (end === this.table.length / ENTRY) this.finishGrowth();
+  }
+
+  /** Completes the doubling (starting it if need be) and makes the next table the table. */
+  private finishGrowth(): void {
+    if (this.next === null) this.startGrowth();
+    this.copyEntries(this.scanned, this.table.length / ENTRY);
+    const entryOf = this.nextEntryOf;
+    const copies = Math.min(this.nextSlot, entryOf.length);
+    for (let slot = 0; slot < copies; slot++) if (entryOf[slot] !== 0) this.slots[slot * STRIDE + ENTRY_AT] = entryOf[slot] - 1;
+    this.table = this.next!;
+    this.mask = this.nextMask;
+    this.next = null;
+    this.nextEntryOf = new Uint32Array(0);
+    this.scanned = 0;
+  }
+
+  /** Copies the keys of table entries [from, to), which have no copy yet. */
+  private copyEntries(from: number, to: number): void {
+    const table = this.table;
+    for (let entry = from; entry < to; entry++) {
+      const slot = table[entry * ENTRY + E_SLOT] - 1;
+      if (slot >= 0) this.copyToNext(slot, entry);
     }
-    this.table = table;
-    this.mask = mask;
+  }
+
+  /** Copies the key at `slot`, whose entry in the table is `entry`. */
+  private copyToNext(slot: number, entry: number): void {
+    const next = this.next!;
+    const from = entry * ENTRY;
+    let i = this.table[from + E_HASH] & this.nextMask;
+    while (next[i * ENTRY + E_SLOT] !== 0) i = (i + 1) & this.nextMask;
+    // Field by field: a subarray per entry cost more than the copy (an open grows the table through millions of keys).
+    for (let field = 0; field < ENTRY; field++) next[i * ENTRY + field] = this.table[from + field];
+    if (slot >= this.nextEntryOf.length) {
+      const bigger = new Uint32Array(this.slots.length / STRIDE);
+      bigger.set(this.nextEntryOf);
+      this.nextEntryOf = bigger;
+    }
+    this.nextEntryOf[slot] = i + 1;
+  }
+
+  /** The key at `slot` has a new location: so does its copy, if it has one. */
+  private copyLocation(slot: number): void {
+    const copy = slot < this.nextEntryOf.length ? this.nextEntryOf[slot] - 1 : -1;
+    if (copy < 0) return;
+    const from = this.slots[slot * STRIDE + ENTRY_AT] * ENTRY;
+    for (let field = E_FILE; field < ENTRY; field++) this.next![copy * ENTRY + field] = this.table[from + field];
+  }
+
+  /** The key at `slot` is gone: so is its copy, if it has one (the slot may soon hold another key). */
+  private dropCopy(slot: number): void {
+    const copy = slot < this.nextEntryOf.length ? this.nextEntryOf[slot] - 1 : -1;
+    if (copy < 0) return;
+    this.nextEntryOf[slot] = 0;
+    this.unlinkNext(copy);
+  }
+
+  /** unlinkEntry() for the next table. */
+  private unlinkNext(hole: number): void {
+    const next = this.next!;
+    const mask = this.nextMask;
+    let i = hole;
+    for (let j = (i + 1) & mask; next[j * ENTRY + E_SLOT] !== 0; j = (j + 1) & mask) {
+      const home = next[j * ENTRY + E_HASH] & mask;
+      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (stays) continue;
+      next.copyWithin(i * ENTRY, j * ENTRY, j * ENTRY + ENTRY);
+      this.nextEntryOf[next[i * ENTRY + E_SLOT] - 1] = i + 1;
+      i = j;
+    }
+    next.fill(0, i * ENTRY, i * ENTRY + ENTRY);
   }
 
   private storeKey(key: Uint8Array): number {

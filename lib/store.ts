@@ -1182,6 +1182,7 @@ export class Store implements MergeHost {
     const needHints: DataFile[] = [];
     // Sorting the loaded keys once is linear; inserting each into the sorted order grew faster than the key count.
     this.keydir.deferOrder();
+    this.keydir.growInSteps = false;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
       // Appends continue only in a data file that is the newest file of all.
@@ -1251,6 +1252,7 @@ export class Store implements MergeHost {
     if (!counted) maxSeq = await this.countIndexed(counts);
     this.disk?.startFilter(filter);
     this.keydir.buildOrder();
+    this.keydir.growInSteps = true;
     this.seq = maxSeq + 1;
     const lastId = ids.length > 0 ? ids[ids.length - 1] : 0;
     // Whatever the memory part holds now came from the newest file's records (the sealed files were indexed above).
