@@ -135,6 +135,8 @@ export interface Stats {
   rawBytes: number;
   merges: MergeStats;
   blockCache: { bytes: number; budget: number; hits: number; misses: number };
+  /** index: 'disk': the index pages held (`bytes`: their slots), `budget` (indexCacheSize), and lookups of pages since open. */
+  indexCache: { bytes: number; budget: number; hits: number; misses: number };
 }
 
 const RANGE_PAGE = 256;
@@ -1073,6 +1075,7 @@ export class Store implements MergeHost {
       rawBytes,
       merges: { ...this.mergeStats, running: this.mergeRunning },
       blockCache: { bytes: this.cache.size, budget: this.cache.budget, hits: this.cache.hits, misses: this.cache.misses },
+      indexCache: { bytes: this.indexCache.size, budget: this.indexCache.budget, hits: this.indexCache.hits, misses: this.indexCache.misses },
     };
   }
 
