@@ -20,8 +20,12 @@ export interface ConnectionHost {
   readonly draining: boolean;
   /** Answers the request, now or by the returned promise; false: node:http must take it (and the connection). */
   answer(request: SimpleRequest, connection: PlainConnection): Promise<void> | undefined | false;
-  /** Gives the socket to node:http, the unread bytes put back in it. */
-  handOff(socket: Socket): void;
+  /**
+   * Gives the socket to node:http, the unread bytes put back in it. `deadline`
+   * (a performance.now() time): when headersTimeout runs out for a connection
+   * that has had no answer yet, since node:http's own clock starts only now.
+   */
+  handOff(socket: Socket, deadline: number | null): void;
   /** A new connection sent nothing within headersTimeout. */
   timedOut(socket: Socket): void;
 }
@@ -59,14 +63,20 @@ export class PlainConnection {
   private readonly onData = (chunk: Buffer) => this.received(chunk);
   private readonly onTimeout = () => this.idle();
   private readonly onError = () => this.socket.destroy();
+  private readonly deadline: number;
 
   constructor(
     readonly socket: Socket,
     private readonly host: ConnectionHost,
     private readonly reasons: Readonly<Record<number, string | undefined>>,
   ) {
+    this.deadline = performance.now() + host.headersTimeout;
     socket.setTimeout(host.headersTimeout);
     socket.on('data', this.onData).on('timeout', this.onTimeout).on('error', this.onError);
+    // A client gone, what it sent before leaving is not served, and its socket goes to no one.
+    socket.once('close', () => {
+      this.done = true;
+    });
   }
 
   /** No request is being read or answered: close() may close the connection now. */
@@ -76,6 +86,8 @@ export class PlainConnection {
 
   /** Answers with a status, a body, and the headers given as lines (each ending with CRLF). */
   send(status: number, headers: string, body: Buffer | string | null, contentLength: number, withBody: boolean): void {
+    // The client left while its answer was on its way.
+    if (this.socket.destroyed) return;
     const close = this.closeAfter || this.host.draining;
     let head = statusLine(status, this.reasons[status]) + headers + date();
     if (status !== 204) head += `Content-Length: ${contentLength}\r\n`;
@@ -110,9 +122,10 @@ export class PlainConnection {
     if (!this.done && this.isIdle) this.socket.destroy();
   }
 
+  /** As node:http says it: the header only with a timeout, in whole seconds (so 0 under one second). */
   private keepAlive(): string {
-    const seconds = Math.floor(this.host.keepAliveTimeout / 1000);
-    return seconds > 0 ? `Connection: keep-alive\r\nKeep-Alive: timeout=${seconds}\r\n\r\n` : 'Connection: keep-alive\r\n\r\n';
+    const timeout = this.host.keepAliveTimeout;
+    return timeout > 0 ? `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(timeout / 1000)}\r\n\r\n` : 'Connection: keep-alive\r\n\r\n';
   }
 
   private received(chunk: Buffer): void {
@@ -169,7 +182,7 @@ export class PlainConnection {
   private handOff(unread: Buffer): void {
     this.release();
     if (unread.length > 0) this.socket.unshift(unread);
-    this.host.handOff(this.socket);
+    this.host.handOff(this.socket, this.answered ? null : this.deadline);
     // Paused while an answer was on its way, the socket would never give node:http what waits in it.
     if (this.socket.isPaused()) this.socket.resume();
   }
@@ -186,7 +199,7 @@ export class PlainConnection {
   /** After an answer that closes the connection: the rest of what the client sent is not read. */
   private finish(): void {
     this.release();
-    this.socket.end();
+    endThenDestroy(this.socket);
   }
 
   private release(): void {
@@ -196,4 +209,15 @@ export class PlainConnection {
     // Until node:http or the end of the connection takes over, an error must not go unheard.
     this.socket.on('error', () => this.socket.destroy());
   }
+}
+
+/**
+ * Sends what is queued, then closes the socket, as node:http does after an
+ * answer that closes: end() alone would leave it half open until the client
+ * closes its side, holding a connection and a file descriptor.
+ */
+export function endThenDestroy(socket: Socket, data?: string): void {
+  if (data === undefined) socket.end();
+  else socket.end(data);
+  socket.once('finish', () => socket.destroy());
 }

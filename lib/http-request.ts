@@ -26,8 +26,9 @@ export interface SimpleRequest {
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 // Method, a path of RFC 3986 path characters (no query) under /kv/, and HTTP/1.1 only: 1.0's keep-alive rules differ.
 const REQUEST_LINE = /^(GET|HEAD|PUT|DELETE) \/kv\/([A-Za-z0-9\-._~%!$&'()*+,;=:@/]+) HTTP\/1\.1$/;
-// A field name (RFC 9110 token), the colon, and a value of visible ASCII, spaces and tabs; no obs-fold, no bare CR or LF.
-const FIELD = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[\t ]*((?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?)[\t ]*$/;
+// A field name (RFC 9110 token), the colon, and a value of visible ASCII, spaces and tabs; no obs-fold, no bare CR or
+// LF. Trailing spaces only: llhttp refuses a Content-Length with a tab after it, so a tab there is node:http's to judge.
+const FIELD = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[\t ]*((?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?) *$/;
 const DIGITS = /^[0-9]{1,15}$/;
 
 /**
@@ -54,7 +55,7 @@ export function readSimpleRequest(bytes: Buffer, at: number, maxHeaderSize: numb
         hosts++;
         break;
       case 'content-length':
-        if (length !== undefined || !DIGITS.test(value)) return null;
+        if (length !== undefined || !DIGITS.test(value) || lines[i].includes('\t')) return null;
         length = value;
         break;
       case 'authorization':
@@ -67,7 +68,9 @@ export function readSimpleRequest(bytes: Buffer, at: number, maxHeaderSize: numb
         else if (option !== 'keep-alive') return null;
         break;
       }
-      // A body in chunks, a go-ahead to send, a protocol switch, a trailer: node:http's to handle.
+      // A body in chunks, a go-ahead to send, a protocol switch, a trailer, and what llhttp reads as Connection:
+      // node:http's to handle.
+      case 'proxy-connection':
       case 'transfer-encoding':
       case 'expect':
       case 'upgrade':

@@ -11,7 +11,7 @@ import { ByteBudget } from './byte-budget.js';
 import { codes } from './errors.js';
 import { checkJsonContentType, parseBatch } from './http-batch.js';
 import { bodyTooLarge, hasUnreadBody, withBody } from './http-body.js';
-import { type ConnectionHost, PlainConnection } from './http-connection.js';
+import { type ConnectionHost, endThenDestroy, PlainConnection } from './http-connection.js';
 import { HttpError, sendError, toHttpError } from './http-errors.js';
 import { parseRangeQuery, streamRange } from './http-range.js';
 import type { SimpleRequest } from './http-request.js';
@@ -106,6 +106,8 @@ export class KvcaskServer {
   private readonly plainConnections = new Set<PlainConnection>();
   /** Per connection node:http reads, the answer still on its way, if any. */
   private readonly unanswered = new WeakMap<Socket, Promise<void>>();
+  /** Connections on which node:http has handed over a request. */
+  private readonly requested = new WeakSet<Socket>();
   private readonly connectionHost: ConnectionHost;
   private draining = false;
   private storeFailed = false;
@@ -133,7 +135,7 @@ export class KvcaskServer {
         return server.draining;
       },
       answer: (request, connection) => this.answerPlain(request, connection),
-      handOff: (socket) => this.http.emit('connection', socket),
+      handOff: (socket, deadline) => this.handOff(socket, deadline),
       timedOut: (socket) => this.refuse(socket, 408, codes.TIMEOUT, 'the request was not received in time'),
     };
     if (tls) {
@@ -217,6 +219,17 @@ export class KvcaskServer {
     socket.once('close', () => this.sockets.delete(socket));
   }
 
+  private handOff(socket: Socket, deadline: number | null): void {
+    if (socket.destroyed) return;
+    this.http.emit('connection', socket);
+    if (deadline === null) return;
+    // node:http times the headers from now: the time the connection spent with us counts too.
+    const timer = setTimeout(() => {
+      if (!socket.destroyed && !this.requested.has(socket)) this.refuse(socket, 408, codes.TIMEOUT, 'the request was not received in time');
+    }, Math.max(0, deadline - performance.now()));
+    socket.once('close', () => clearTimeout(timer));
+  }
+
   private servePlain(socket: Socket): void {
     const connection = new PlainConnection(socket, this.connectionHost, http.STATUS_CODES);
     this.plainConnections.add(connection);
@@ -229,7 +242,10 @@ export class KvcaskServer {
 
   /** Requests Node could not hand over: malformed, with headers too large, or too slow (slowloris). */
   private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    if (!socket.writable || err.code === 'ECONNRESET') {
+    // With an answer still on its way, an error answer written now would come before it; a request that timed out
+    // waiting for its own body is the one that answer is for.
+    const answerPending = this.unanswered.has(socket) && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (!socket.writable || err.code === 'ECONNRESET' || answerPending) {
       socket.destroy();
       return;
     }
@@ -242,7 +258,7 @@ export class KvcaskServer {
   private refuse(socket: Socket, status: number, code: string, message: string): void {
     const body = JSON.stringify({ code, message });
     const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
-    socket.end(head + body);
+    endThenDestroy(socket, head + body);
   }
 
   /**
@@ -252,6 +268,7 @@ export class KvcaskServer {
    */
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket;
+    this.requested.add(socket);
     const earlier = this.unanswered.get(socket);
     const answered = earlier === undefined ? this.answer(req, res) : earlier.then(() => this.answer(req, res));
     if (answered === undefined) return;
@@ -460,6 +477,11 @@ export class KvcaskServer {
   }
 
   private failPlain(connection: PlainConnection, method: string, started: number, err: unknown): void {
+    if (connection.socket.destroyed) {
+      // The client left before its answer: nothing failed on our side (as fail() counts it).
+      this.record('kv', method, CLIENT_GONE, started);
+      return;
+    }
     const error = this.httpErrorOf(err, 'kv', method);
     connection.sendError(error, method !== 'HEAD');
     this.record('kv', method, error.status, started);
