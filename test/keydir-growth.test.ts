@@ -61,21 +61,21 @@ describe('keydir table growth', () => {
     );
   });
 
-  it('builds the doubled table alongside from half load on, while the old one answers, and finishes it before 70%', () => {
+  it('builds the doubled table alongside from 65% full on, while the old one answers, and finishes it before 70%', () => {
     const keydir = new Keydir();
     const key = (i: number) => Buffer.from(`key-${i}`);
-    // The first table has 1,024 entries.
-    for (let i = 0; i < 512; i++) keydir.put(key(i), 1, i, 1);
+    // The first table has 1,024 entries: 665 keys are under 65% of it, 666 over.
+    for (let i = 0; i < 665; i++) keydir.put(key(i), 1, i, 1);
     const before = keydir.memoryBytes();
-    keydir.put(key(512), 1, 512, 1);
+    keydir.put(key(665), 1, 665, 1);
     const growing = keydir.memoryBytes();
     // The next table (2,048 entries of 20 bytes) and its per-slot positions now exist beside the first.
     expect(growing - before).toBeGreaterThanOrEqual(2048 * 20);
-    for (let i = 513; i < 700; i++) {
+    for (let i = 666; i < 700; i++) {
       keydir.put(key(i), 1, i, 1);
       expect(keydir.offsetOf(keydir.find(key(i - 300)))).toBe(i - 300);
     }
-    // 700 keys is over half of 1,024 but under 70% of 2,048: the doubled table took over and the second is gone.
+    // 700 keys is under 70% of 1,024, where the doubling must be done: it was done in steps, and the old table is gone.
     expect(keydir.memoryBytes()).toBeLessThan(growing);
     for (let i = 0; i < 700; i++) expect(keydir.offsetOf(keydir.find(key(i)))).toBe(i);
   });
@@ -83,14 +83,15 @@ describe('keydir table growth', () => {
   it('forgets keys removed while the table doubles, whose slots are not reused before it takes over', () => {
     const keydir = new Keydir();
     const key = (i: number) => Buffer.from(`key-${i}`);
-    // Half of 1,024 and 20 more: the copy into the doubled table is under way, past the first keys' slots.
-    for (let i = 0; i < 533; i++) keydir.put(key(i), 1, i, 1);
+    // Past 65% of 1,024 entries and 5 more: the copy is under way, through about a third of the table, so about a
+    // third of these keys have copies.
+    for (let i = 0; i < 671; i++) keydir.put(key(i), 1, i, 1);
     for (let i = 0; i < 150; i++) keydir.remove(key(i));
     // Enough inserts to finish the copy, too few to reuse every freed slot.
-    for (let i = 533; i < 600; i++) keydir.put(key(i), 1, i, 1);
+    for (let i = 671; i < 691; i++) keydir.put(key(i), 1, i, 1);
     const wrong: number[] = [];
-    for (let i = 0; i < 600; i++) if ((keydir.find(key(i)) >= 0) !== i >= 150) wrong.push(i);
+    for (let i = 0; i < 691; i++) if ((keydir.find(key(i)) >= 0) !== i >= 150) wrong.push(i);
     expect(wrong).toEqual([]);
-    expect(keydir.size).toBe(450);
+    expect(keydir.size).toBe(541);
   });
 });
